@@ -1,0 +1,77 @@
+"""Model registry: a family name -> a factory of its (generator, discriminator) pair."""
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import flax.linen as nn
+
+from jaxgan.models import dcgan, mlp
+
+
+def _dcgan(
+  *,
+  size: int = 64,
+  channels: int = 3,
+  width: int = 64,
+  latent_dim: int = 100,
+  g_conv_impl: str = 'patches',
+  d_conv_impl: str = 'xla',
+  dtype: Any = None,
+):
+  g = dcgan.Generator(
+    size=size,
+    channels=channels,
+    width=width,
+    latent_dim=latent_dim,
+    conv_impl=g_conv_impl,
+    dtype=dtype,
+  )
+  d = dcgan.Discriminator(
+    size=size, channels=channels, width=width, conv_impl=d_conv_impl, dtype=dtype
+  )
+  return g, d
+
+
+def _mlp(
+  *,
+  data_dim: int = 2,
+  latent_dim: int = 2,
+  g_hidden=(128, 128),
+  d_hidden=(128, 128),
+  g_batchnorm: bool = False,
+  dtype: Any = None,
+):
+  del dtype  # tiny models compute in float32
+  g = mlp.Generator(
+    hidden=tuple(g_hidden), data_dim=data_dim, latent_dim=latent_dim, batchnorm=g_batchnorm
+  )
+  return g, mlp.Discriminator(hidden=tuple(d_hidden), data_dim=data_dim)
+
+
+MODELS: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {
+  'dcgan': _dcgan,
+  'mlp': _mlp,
+}
+
+
+def create_models(
+  name: str, kwargs: Mapping[str, Any] | None = None, **overrides
+) -> tuple[nn.Module, nn.Module]:
+  """Builds the (generator, discriminator) pair of model family `name`.
+
+  Raises:
+    ValueError: on an unknown family or an argument the family does not take.
+  """
+  if name not in MODELS:
+    raise ValueError(f'unknown model {name!r}; known models: {", ".join(sorted(MODELS))}')
+  factory = MODELS[name]
+  kwargs = {**(kwargs or {}), **overrides}
+  accepted = set(inspect.signature(factory).parameters)
+  unknown = sorted(set(kwargs) - accepted)
+  if unknown:
+    raise ValueError(
+      f'model {name!r} takes no argument(s) {", ".join(unknown)}; '
+      f'it takes: {", ".join(sorted(accepted))}'
+    )
+  return factory(**kwargs)

@@ -1,0 +1,140 @@
+"""DCGAN generator and discriminator (Radford et al., 2016), any size from 16 to 128.
+
+Guidelines followed: strided convolutions in D and transposed convolutions in
+G (no pooling, no hidden dense layers); BatchNorm in both except on G's output
+and D's input layer; ReLU and a Tanh output in G; LeakyReLU(0.2) in D; weights
+N(0, 0.02), BatchNorm scales N(1, 0.02). With `size=64, width=64, latent_dim=100`
+the parameter counts equal the PyTorch reference (tests pin them).
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan import layers
+
+Array = jax.Array
+
+MIN_SIZE, MAX_SIZE = 16, 128
+
+
+def _normal_scale_init(key, shape, dtype=jnp.float32):
+  return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+def base_and_levels(size: int) -> tuple[int, int]:
+  """Splits an image size into `base * 2**levels` with `4 <= base < 8`.
+
+  64 -> (4, 4), 32 -> (4, 3), 28 -> (7, 2), 48 -> (6, 3).
+
+  Raises:
+    ValueError: if `size` is outside [16, 128] or has no such split.
+  """
+  if not MIN_SIZE <= size <= MAX_SIZE:
+    raise ValueError(f'DCGAN image size must be in [{MIN_SIZE}, {MAX_SIZE}]; got {size}')
+  base, levels = size, 0
+  while base >= 8 and base % 2 == 0:
+    base, levels = base // 2, levels + 1
+  if base >= 8:
+    raise ValueError(
+      f'DCGAN image size {size} is not base * 2**n with 4 <= base < 8 '
+      '(try 16, 28, 32, 48, 64, 96 or 128)'
+    )
+  return base, levels
+
+
+class Generator(nn.Module):
+  """Maps `z [B, latent_dim]` to images `[B, size, size, channels]` in [-1, 1].
+
+  A transposed convolution grows 1x1 to `base x base` (4 for powers of two,
+  7 for 28), then each `ConvTranspose(4, 2, 1)` doubles the size while halving
+  the width, down to `width` channels before the output layer.
+  """
+
+  size: int = 64
+  channels: int = 3
+  width: int = 64
+  latent_dim: int = 100
+  conv_impl: str = 'patches'
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, z: Array, train: bool = True) -> Array:
+    if z.ndim != 2 or z.shape[-1] != self.latent_dim:
+      raise ValueError(f'Generator wants z [B, {self.latent_dim}]; got {z.shape}')
+    base, levels = base_and_levels(self.size)
+    conv_t = lambda f, k, s, p: layers.ConvTranspose(
+      f,
+      k,
+      s,
+      p,
+      use_bias=False,
+      impl=self.conv_impl,
+      dtype=self.dtype,
+      kernel_init=nn.initializers.normal(0.02),
+    )
+    norm = lambda: nn.BatchNorm(
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=1e-5,
+      scale_init=_normal_scale_init,
+      dtype=self.dtype,
+    )
+    features = self.width * 2 ** (levels - 1)
+    x = z.reshape(z.shape[0], 1, 1, self.latent_dim)
+    x = nn.relu(norm()(conv_t(features, base, 1, 0)(x)))
+    for _ in range(levels - 1):
+      features //= 2
+      x = nn.relu(norm()(conv_t(features, 4, 2, 1)(x)))
+    x = conv_t(self.channels, 4, 2, 1)(x)
+    return jnp.tanh(x.astype(jnp.float32))
+
+
+class Discriminator(nn.Module):
+  """Maps images `[B, size, size, channels]` to logits `[B]`.
+
+  Each `Conv(4, 2, 1)` halves the size and doubles the width (from `width`)
+  down to `base x base`; a `base x base` VALID convolution gives one logit.
+  """
+
+  size: int = 64
+  channels: int = 3
+  width: int = 64
+  conv_impl: str = 'xla'
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool = True) -> Array:
+    expected = (self.size, self.size, self.channels)
+    if x.ndim != 4 or x.shape[1:] != expected:
+      raise ValueError(
+        f'Discriminator wants images [B, {self.size}, {self.size}, {self.channels}]; got {x.shape}'
+      )
+    base, levels = base_and_levels(self.size)
+    conv = lambda f, k, s, p: layers.Conv(
+      f,
+      k,
+      s,
+      p,
+      use_bias=False,
+      impl=self.conv_impl,
+      dtype=self.dtype,
+      kernel_init=nn.initializers.normal(0.02),
+    )
+    features = self.width
+    x = nn.leaky_relu(conv(features, 4, 2, 1)(x), 0.2)
+    for _ in range(levels - 1):
+      features *= 2
+      x = conv(features, 4, 2, 1)(x)
+      x = nn.BatchNorm(
+        use_running_average=not train,
+        momentum=0.9,
+        epsilon=1e-5,
+        scale_init=_normal_scale_init,
+        dtype=self.dtype,
+      )(x)
+      x = nn.leaky_relu(x, 0.2)
+    x = conv(1, base, 1, 0)(x)
+    return x.reshape(x.shape[0]).astype(jnp.float32)

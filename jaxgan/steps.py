@@ -1,0 +1,273 @@
+"""Pure update steps of the unconditional GAN game: `d_step`, `g_step`, `train_step`.
+
+All are plain functions `(state, batch, *, settings) -> (state, metrics)`; the
+trainer binds the keyword-only settings with `functools.partial` and compiles
+the result once. Nothing here calls `jit`.
+
+The alternation follows the lecture and the PyTorch DCGAN reference: D is
+updated on a real batch and on `stop_gradient` fakes, then G is updated
+against the *updated* D. In `train_step` the fakes of the last D update are
+the ones G is trained through (one G forward pass per step, reused via
+`jax.vjp`), as in the PyTorch reference where `fake = G(z)` is computed once.
+
+BatchNorm: by default D sees the real and the fake batch in two separate
+calls, so each call normalises with its own batch statistics (the reference
+behaviour; a D can then tell batches apart by their statistics). With
+`d_joint=True` D sees `concat(real, fake)` in one call: one BatchNorm
+statistic over the mixed batch — faster, but a different game.
+"""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan import losses
+from jaxgan.state import GANState, PlayerState
+
+Array = jax.Array
+Metrics = dict[str, Array]
+
+
+def sample_latent(state: GANState, rng: Array, n: int) -> Array:
+  """`z ~ N(0, I)` of shape `[n, *latent_shape]`."""
+  return jax.random.normal(rng, (n, *state.latent_shape))
+
+
+def generate(state: GANState, z: Array, *, use_ema: bool = True) -> Array:
+  """G's output in inference mode (BatchNorm running statistics), EMA weights if present."""
+  if use_ema and state.ema is not None:
+    variables = dict(state.ema)
+    params = variables.pop('params')
+    out, _ = state.g.apply(params, z, train=False, collections=variables)
+    return out
+  out, _ = state.g.apply(state.g.params, z, train=False)
+  return out
+
+
+def _d_update(
+  d: PlayerState,
+  real: Array,
+  fake: Array,
+  rng: Array,
+  *,
+  loss: str,
+  gp_weight: float,
+  r1_gamma: float,
+  r2_gamma: float,
+  d_joint: bool,
+) -> tuple[PlayerState, Metrics]:
+  """One optimizer update of D on `real` and (constant) `fake`."""
+  adversarial = losses.get_adversarial_loss(loss)
+  fake = jax.lax.stop_gradient(fake)
+
+  def loss_fn(params):
+    if d_joint:
+      logits, collections = d.apply(params, jnp.concatenate([real, fake]), train=True)
+      real_logits, fake_logits = jnp.split(logits, 2)
+    else:
+      real_logits, collections = d.apply(params, real, train=True)
+      fake_logits, collections = d.apply(params, fake, train=True, collections=collections)
+    total = jnp.mean(adversarial.d(real_logits, fake_logits))
+    metrics = {
+      'd_loss': total,
+      'd_real_logit': jnp.mean(real_logits),
+      'd_fake_logit': jnp.mean(fake_logits),
+    }
+    # Penalties see D in training mode; their BatchNorm updates are dropped.
+    critic = lambda x: d.apply(params, x, train=True, collections=collections)[0]
+    if gp_weight:
+      gp = jnp.mean(losses.gradient_penalty(critic, real, fake, rng))
+      metrics['gp'] = gp
+      total += gp_weight * gp
+    if r1_gamma:
+      r1 = jnp.mean(losses.r1_penalty(critic, real))
+      metrics['r1'] = r1
+      total += 0.5 * r1_gamma * r1
+    if r2_gamma:
+      r2 = jnp.mean(losses.r2_penalty(critic, fake))
+      metrics['r2'] = r2
+      total += 0.5 * r2_gamma * r2
+    metrics['d_total'] = total
+    return total, (collections, metrics)
+
+  grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
+  metrics['d_grad_norm'] = optax.tree.norm(grads)
+  return d.apply_gradients(grads, collections), metrics
+
+
+def _g_forward(state: GANState, z: Array):
+  """G's training-mode forward pass with a pullback: `(fake, vjp_fn, new_collections)`."""
+  return jax.vjp(lambda p: state.g.apply(p, z, train=True), state.g.params, has_aux=True)
+
+
+def _g_update(
+  state: GANState, fake: Array, g_vjp, g_collections, real: Array, *, loss: str
+) -> tuple[PlayerState, Metrics]:
+  """One optimizer update of G through D (D's variables are read, never written)."""
+  adversarial = losses.get_adversarial_loss(loss)
+  d = state.d
+  if adversarial.g_needs_real:
+    real_logits = jax.lax.stop_gradient(d.apply(d.params, real, train=True)[0])
+  else:
+    real_logits = None
+
+  def loss_fn(fake):
+    fake_logits, _ = d.apply(d.params, fake, train=True)
+    ref = fake_logits if real_logits is None else real_logits
+    return jnp.mean(adversarial.g(ref, fake_logits))
+
+  g_loss, d_fake = jax.value_and_grad(loss_fn)(fake)
+  (grads,) = g_vjp(d_fake.astype(fake.dtype))
+  metrics = {'g_loss': g_loss, 'g_grad_norm': optax.tree.norm(grads)}
+  return state.g.apply_gradients(grads, g_collections), metrics
+
+
+def _update_ema(ema, g: PlayerState, decay: float | None):
+  if ema is None or decay is None:
+    return ema
+  return optax.incremental_update(g.variables, ema, step_size=1.0 - decay)
+
+
+def _update_rngs(state: GANState, i: int) -> tuple[Array, Array]:
+  """Keys (latents, penalties) of the i-th D update of the current step."""
+  z_rng, pen_rng = jax.random.split(jax.random.fold_in(state.step_key(), i))
+  return z_rng, pen_rng
+
+
+def _check_batch(batch: dict[str, Array], n_critic: int) -> Array:
+  if 'real' not in batch:
+    raise ValueError(f'batch must hold real data under "real"; got keys {sorted(batch)}')
+  real = batch['real']
+  if real.shape[0] % n_critic:
+    raise ValueError(
+      f'batch of {real.shape[0]} does not split into n_critic={n_critic} equal D batches'
+    )
+  return real
+
+
+def d_step(
+  state: GANState,
+  batch: dict[str, Array],
+  *,
+  loss: str = 'non_saturating',
+  gp_weight: float = 0.0,
+  r1_gamma: float = 0.0,
+  r2_gamma: float = 0.0,
+  d_joint: bool = False,
+) -> tuple[GANState, Metrics]:
+  """One D update on `batch['real']` and fresh fakes; G is left untouched.
+
+  G generates in training mode (as in `train_step`) but its BatchNorm
+  statistics are not kept: `d_step` changes nothing of G.
+  """
+  real = _check_batch(batch, 1)
+  z_rng, pen_rng = _update_rngs(state, 0)
+  fake, _ = state.g.apply(state.g.params, sample_latent(state, z_rng, real.shape[0]), train=True)
+  d, metrics = _d_update(
+    state.d,
+    real,
+    fake,
+    pen_rng,
+    loss=loss,
+    gp_weight=gp_weight,
+    r1_gamma=r1_gamma,
+    r2_gamma=r2_gamma,
+    d_joint=d_joint,
+  )
+  return state.replace(d=d), metrics
+
+
+def g_step(
+  state: GANState,
+  batch: dict[str, Array],
+  *,
+  loss: str = 'non_saturating',
+  ema_decay: float | None = None,
+) -> tuple[GANState, Metrics]:
+  """One G update against the current D; D is left untouched.
+
+  `batch['real']` sets the batch size (and feeds D's real logits for the
+  relativistic loss). G draws the same latents as `d_step` at the same step, so
+  `g_step(d_step(s))` is `train_step(s)` with `n_critic=1` (less the step count).
+  """
+  real = _check_batch(batch, 1)
+  z = sample_latent(state, _update_rngs(state, 0)[0], real.shape[0])
+  fake, g_vjp, g_collections = _g_forward(state, z)
+  g, metrics = _g_update(state, fake, g_vjp, g_collections, real, loss=loss)
+  return state.replace(g=g, ema=_update_ema(state.ema, g, ema_decay)), metrics
+
+
+def train_step(
+  state: GANState,
+  batch: dict[str, Array],
+  *,
+  loss: str = 'non_saturating',
+  n_critic: int = 1,
+  gp_weight: float = 0.0,
+  r1_gamma: float = 0.0,
+  r2_gamma: float = 0.0,
+  ema_decay: float | None = None,
+  d_joint: bool = False,
+) -> tuple[GANState, Metrics]:
+  """`n_critic` D updates, then one G update against the updated D.
+
+  Args:
+    state: the game.
+    batch: `{'real': [n_critic * B, ...]}`; each D update takes its own slice of B.
+    loss: a name from `losses.ADVERSARIAL_LOSSES`.
+    n_critic: D updates per G update.
+    gp_weight: WGAN-GP weight (0: off).
+    r1_gamma: R1 weight gamma (penalty `gamma / 2 * ||grad D(real)||^2`; 0: off).
+    r2_gamma: R2 weight gamma, on fakes (0: off).
+    ema_decay: decay of G's EMA (None: no update).
+    d_joint: D sees real and fake in one call (see the module docstring).
+
+  Returns:
+    The new state and scalar metrics of the last D update and of the G update.
+  """
+  real = _check_batch(batch, n_critic)
+  reals = jnp.split(real, n_critic)
+  d_settings = dict(
+    loss=loss, gp_weight=gp_weight, r1_gamma=r1_gamma, r2_gamma=r2_gamma, d_joint=d_joint
+  )
+  d = state.d
+  for i in range(n_critic - 1):
+    z_rng, pen_rng = _update_rngs(state, i + 1)
+    fake, _ = state.g.apply(
+      state.g.params, sample_latent(state, z_rng, reals[i].shape[0]), train=True
+    )
+    d, _ = _d_update(d, reals[i], fake, pen_rng, **d_settings)
+  z_rng, pen_rng = _update_rngs(state, 0)  # the last D update shares its fakes with G
+  fake, g_vjp, g_collections = _g_forward(state, sample_latent(state, z_rng, reals[-1].shape[0]))
+  d, d_metrics = _d_update(d, reals[-1], fake, pen_rng, **d_settings)
+  state = state.replace(d=d)
+  g, g_metrics = _g_update(state, fake, g_vjp, g_collections, reals[-1], loss=loss)
+  state = state.replace(step=state.step + 1, g=g, ema=_update_ema(state.ema, g, ema_decay))
+  return state, {**d_metrics, **g_metrics}
+
+
+STEP_SETTINGS: tuple[str, ...] = (
+  'loss',
+  'n_critic',
+  'gp_weight',
+  'r1_gamma',
+  'r2_gamma',
+  'ema_decay',
+  'd_joint',
+)
+
+
+def step_settings(**kwargs: Any) -> dict[str, Any]:
+  """Validates `train_step` settings; raises ValueError on unknown names or values."""
+  unknown = sorted(set(kwargs) - set(STEP_SETTINGS))
+  if unknown:
+    raise ValueError(f'unknown train_step setting(s) {unknown}; known: {list(STEP_SETTINGS)}')
+  losses.get_adversarial_loss(kwargs.get('loss', 'non_saturating'))
+  if kwargs.get('n_critic', 1) < 1:
+    raise ValueError(f'n_critic must be >= 1; got {kwargs["n_critic"]}')
+  decay = kwargs.get('ema_decay')
+  if decay is not None and not 0.0 <= decay < 1.0:
+    raise ValueError(f'ema_decay must be in [0, 1) or None; got {decay}')
+  return kwargs

@@ -1,0 +1,73 @@
+"""DCGAN/MLP shapes, parameter counts pinned to the PyTorch reference, registry errors."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxgan import models
+from jaxgan.models import dcgan
+from jaxgan.state import count_params
+
+# Counted from a PyTorch build of the reference DCGAN (nz 100, ngf = ndf = 64):
+# G ConvTranspose2d/BatchNorm2d stack, D Conv2d/BatchNorm2d stack, bias=False.
+PYTORCH_COUNTS = {
+  (64, 3): (3_576_704, 2_765_568),
+  (32, 1): (1_066_880, 661_248),
+}
+
+
+def _params(module, x):
+  return jax.eval_shape(lambda: module.init(jax.random.key(0), x, train=False))['params']
+
+
+@pytest.mark.parametrize('size,channels', sorted(PYTORCH_COUNTS))
+def test_dcgan_parameter_counts_match_pytorch(size, channels):
+  g, d = models.create_models('dcgan', dict(size=size, channels=channels, width=64, latent_dim=100))
+  g_count = count_params(_params(g, jnp.zeros((1, 100))))
+  d_count = count_params(_params(d, jnp.zeros((1, size, size, channels))))
+  assert (g_count, d_count) == PYTORCH_COUNTS[(size, channels)]
+
+
+@pytest.mark.parametrize('size', [16, 28, 32, 48, 64, 128])
+def test_dcgan_shapes(size):
+  g, d = models.create_models('dcgan', dict(size=size, channels=2, width=4, latent_dim=8))
+  z = jnp.ones((3, 8))
+  g_vars = g.init(jax.random.key(0), z, train=False)
+  images = g.apply(g_vars, z, train=False)
+  chex.assert_shape(images, (3, size, size, 2))
+  assert float(jnp.max(jnp.abs(images))) <= 1.0
+  d_vars = d.init(jax.random.key(1), images, train=False)
+  chex.assert_shape(d.apply(d_vars, images, train=False), (3,))
+  assert 'batch_stats' in g_vars and 'batch_stats' in d_vars
+
+
+def test_dcgan_base_and_levels():
+  assert dcgan.base_and_levels(64) == (4, 4)
+  assert dcgan.base_and_levels(28) == (7, 2)
+  for bad in (8, 100, 256):
+    with pytest.raises(ValueError, match='DCGAN image size'):
+      dcgan.base_and_levels(bad)
+
+
+def test_wrong_input_shapes_are_clear_errors():
+  g, d = models.create_models('dcgan', dict(size=16, channels=1, width=4, latent_dim=8))
+  with pytest.raises(ValueError, match=r'wants z \[B, 8\]'):
+    g.init(jax.random.key(0), jnp.zeros((2, 7)), train=False)
+  with pytest.raises(ValueError, match=r'wants images \[B, 16, 16, 1\]'):
+    d.init(jax.random.key(0), jnp.zeros((2, 16, 16, 3)), train=False)
+
+
+def test_mlp_pair():
+  g, d = models.create_models('mlp', dict(latent_dim=3, g_hidden=[16], d_hidden=[16]))
+  z = jnp.ones((4, 3))
+  x = g.apply(g.init(jax.random.key(0), z, train=False), z, train=False)
+  chex.assert_shape(x, (4, 2))
+  chex.assert_shape(d.apply(d.init(jax.random.key(0), x), x), (4,))
+
+
+def test_registry_errors():
+  with pytest.raises(ValueError, match='known models: dcgan, mlp'):
+    models.create_models('stylegan9')
+  with pytest.raises(ValueError, match='takes no argument.*widht'):
+    models.create_models('dcgan', dict(widht=3))

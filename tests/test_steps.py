@@ -1,0 +1,150 @@
+"""Invariants of the pure steps: who changes what, determinism, tracing, settings."""
+
+import functools
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxgan import models, steps
+from jaxgan import state as state_lib
+
+SIZE, CH, LATENT = 16, 1, 8
+
+
+# Built once: static fields (modules, optimizers) are part of the state's tree structure.
+G, D = models.create_models('dcgan', dict(size=SIZE, channels=CH, width=4, latent_dim=LATENT))
+TX = optax.adam(2e-4, b1=0.5)
+
+
+def _state(seed=0, use_ema=True):
+  return state_lib.create_gan_state(
+    jax.random.key(seed),
+    generator=G,
+    discriminator=D,
+    g_tx=TX,
+    d_tx=TX,
+    g_inputs=[jnp.zeros((1, LATENT))],
+    d_inputs=[jnp.zeros((1, SIZE, SIZE, CH))],
+    latent_shape=(LATENT,),
+    use_ema=use_ema,
+  )
+
+
+def _batch(n=8, seed=0):
+  x = np.random.default_rng(seed).uniform(-1, 1, (n, SIZE, SIZE, CH)).astype(np.float32)
+  return {'real': jnp.asarray(x)}
+
+
+def _assert_identical(a, b):
+  chex.assert_trees_all_equal(a, b)
+
+
+def _assert_changed(a, b):
+  assert any(
+    not np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+  )
+
+
+def test_d_step_leaves_g_bit_identical():
+  s0 = _state()
+  s1, metrics = jax.jit(steps.d_step)(s0, _batch())
+  _assert_identical(s0.g, s1.g)
+  _assert_identical(s0.ema, s1.ema)
+  _assert_changed(s0.d.params, s1.d.params)
+  _assert_changed(s0.d.collections, s1.d.collections)
+  assert int(s1.d.step) == 1
+  chex.assert_tree_all_finite(metrics)
+
+
+def test_g_step_leaves_d_bit_identical():
+  s0 = _state()
+  s1, metrics = jax.jit(functools.partial(steps.g_step, ema_decay=0.9))(s0, _batch())
+  _assert_identical(s0.d, s1.d)
+  _assert_changed(s0.g.params, s1.g.params)
+  _assert_changed(s0.ema, s1.ema)
+  assert int(s1.g.step) == 1
+  chex.assert_tree_all_finite(metrics)
+
+
+@pytest.mark.parametrize('loss', ['non_saturating', 'relativistic_average', 'hinge'])
+def test_same_seed_same_state(loss):
+  step = jax.jit(functools.partial(steps.train_step, loss=loss, ema_decay=0.99))
+
+  def run():
+    s, _ = step(_state(), _batch())
+    return step(s, _batch(seed=1))[0]
+
+  _assert_identical(run(), run())
+  # A different seed plays a different game.
+  _assert_changed(
+    step(_state(seed=0), _batch())[0].g.params, step(_state(seed=1), _batch())[0].g.params
+  )
+
+
+def test_train_step_traces_once_and_advances():
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def step(state, batch):
+    return steps.train_step(state, batch, ema_decay=0.5)
+
+  s = _state()
+  for i in range(3):
+    s, metrics = step(s, _batch(seed=i))
+  assert (int(s.step), int(s.g.step), int(s.d.step)) == (3, 3, 3)
+  assert {'d_loss', 'g_loss', 'd_real_logit', 'd_fake_logit'} <= set(metrics)
+
+
+def test_train_step_is_d_step_then_g_step():
+  s0 = _state()
+  s_train, _ = jax.jit(functools.partial(steps.train_step, ema_decay=0.9))(s0, _batch())
+  s_d, _ = jax.jit(steps.d_step)(s0, _batch())
+  s_dg, _ = jax.jit(functools.partial(steps.g_step, ema_decay=0.9))(s_d, _batch())
+  chex.assert_trees_all_close(s_train.replace(step=s0.step), s_dg, rtol=1e-5, atol=1e-6)
+  # G trained against the OLD D is a different G: the alternation is real.
+  s_g_old_d, _ = jax.jit(steps.g_step)(s0, _batch())
+  _assert_changed(s_g_old_d.g.params, s_train.g.params)
+
+
+@pytest.mark.parametrize(
+  'settings',
+  [
+    dict(loss='wasserstein', n_critic=3, gp_weight=10.0),
+    dict(loss='non_saturating', r1_gamma=10.0, r2_gamma=1.0),
+    dict(loss='least_squares', d_joint=True),
+    dict(loss='minimax'),
+  ],
+)
+def test_settings_train_finitely(settings):
+  step = jax.jit(functools.partial(steps.train_step, **settings))
+  n = 4 * settings.get('n_critic', 1)
+  s, metrics = step(_state(), _batch(n))
+  assert int(s.d.step) == settings.get('n_critic', 1) and int(s.g.step) == 1
+  chex.assert_tree_all_finite((s.g.params, s.d.params, metrics))
+  for name, key in [('gp_weight', 'gp'), ('r1_gamma', 'r1'), ('r2_gamma', 'r2')]:
+    assert (key in metrics) == (name in settings)
+
+
+def test_bad_batches_and_settings():
+  with pytest.raises(ValueError, match='does not split into n_critic=3'):
+    steps.train_step(_state(), _batch(8), n_critic=3)
+  with pytest.raises(ValueError, match='under "real"'):
+    steps.train_step(_state(), {'image': jnp.zeros((2, SIZE, SIZE, CH))})
+  with pytest.raises(ValueError, match='unknown train_step setting'):
+    steps.step_settings(los='hinge')
+  with pytest.raises(ValueError, match='known losses'):
+    steps.step_settings(loss='hinje')
+  with pytest.raises(ValueError, match='ema_decay'):
+    steps.step_settings(ema_decay=1.5)
+
+
+def test_generate_uses_ema_and_running_stats():
+  s = _state()
+  z = jnp.ones((2, LATENT))
+  np.testing.assert_array_equal(steps.generate(s, z), steps.generate(s, z, use_ema=False))
+  s2, _ = jax.jit(functools.partial(steps.train_step, ema_decay=0.0))(s, _batch())
+  # decay 0: the EMA is exactly the new G.
+  np.testing.assert_allclose(steps.generate(s2, z), steps.generate(s2, z, use_ema=False), atol=1e-6)
