@@ -125,8 +125,15 @@ def _g_update(
 
 
 def _update_ema(ema, g: PlayerState, decay: float | None):
+  """EMA of G's variables with warm-up: the decay is `min(decay, (1 + t) / (10 + t))`.
+
+  Early weights are poor; the warm-up keeps them from dominating a short run's
+  average (the num_updates rule of TensorFlow's ExponentialMovingAverage).
+  """
   if ema is None or decay is None:
     return ema
+  t = g.step.astype(jnp.float32)
+  decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
   return optax.incremental_update(g.variables, ema, step_size=1.0 - decay)
 
 

@@ -1,0 +1,15 @@
+"""MLP GAN on the 25-Gaussian grid (PacGAN/VEEGAN protocol: {-4..4}^2 step 2, std 0.05).
+
+Command:
+  python -m jaxgan.experiments.dcgan --config=experiments/toy2d/grid.py --workdir=workdirs/grid
+Same recipe as ring.py; results.json gets the mode-coverage metrics on 2,500
+samples; measured figures are in experiments/README.md.
+"""
+
+from jaxgan import configs
+
+
+def get_config(arg=None):
+  config = configs.toy2d_base()
+  config.data.name = 'grid'
+  return configs.finalize(config, arg)

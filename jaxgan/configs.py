@@ -1,0 +1,203 @@
+"""Base experiment configs, the `:smoke` shrink, and config validation.
+
+Config files in `experiments/` start from a base here and change what differs;
+`finalize(config, arg)` applies the config argument (`:smoke`) and checks the
+result. Sections: `model`, `data`, `optimizer.g`, `optimizer.d`, `loss`,
+`train`, `eval`, `seed`, `parallel`.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+from jaxgan import errors
+
+ConfigDict = ml_collections.ConfigDict
+
+# Keys whose change does not change the experiment: a run may resume with new values.
+RESUMABLE_KEYS = (
+  'train.num_steps',
+  'train.log_every',
+  'train.sample_every',
+  'train.checkpoint_every',
+  'train.keep_checkpoints',
+  'train.progress',
+  'data.num_threads',
+  'data.prefetch',
+  'data.data_dir',
+  'eval',
+  'parallel',
+)
+
+
+def _adam(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999) -> ConfigDict:
+  return ConfigDict({'name': 'adam', 'learning_rate': learning_rate, 'b1': b1, 'b2': b2})
+
+
+def base() -> ConfigDict:
+  """Sections common to every experiment."""
+  config = ConfigDict()
+  config.seed = 0
+
+  config.optimizer = ConfigDict({'g': _adam(), 'd': _adam()})
+
+  config.loss = ConfigDict()
+  config.loss.name = 'non_saturating'
+  config.loss.n_critic = 1
+  config.loss.gp_weight = 0.0
+  config.loss.r1_gamma = 0.0
+  config.loss.r2_gamma = 0.0
+  config.loss.d_joint = False
+
+  config.train = ConfigDict()
+  config.train.batch_size = 64
+  config.train.num_steps = 10_000
+  config.train.log_every = 50
+  config.train.sample_every = 1000
+  config.train.checkpoint_every = 1000
+  config.train.keep_checkpoints = 3
+  config.train.use_ema = True
+  config.train.ema_decay = 0.999
+  config.train.progress = True
+  config.train.half_precision = False  # bf16 compute, fp32 params and optimizer state
+
+  config.eval = ConfigDict()
+  config.eval.num_samples = 64  # images in each sample grid
+  config.eval.interpolation_rows = 8
+  config.eval.interpolation_steps = 10
+
+  config.parallel = ConfigDict()
+  config.parallel.num_devices = 0  # 0: every device
+  return config
+
+
+def dcgan_base() -> ConfigDict:
+  """DCGAN (Radford et al. 2016) with the reference hyperparameters."""
+  config = base()
+  size = config_dict.FieldReference(64)
+  channels = config_dict.FieldReference(3)
+  config.model = ConfigDict()
+  config.model.name = 'dcgan'
+  config.model.size = size
+  config.model.channels = channels
+  config.model.width = 64
+  config.model.latent_dim = 100
+  config.model.g_conv_impl = 'patches'
+  config.model.d_conv_impl = 'xla'
+
+  config.data = ConfigDict()
+  config.data.source = 'digits'  # digits | tfds | folder
+  config.data.name = ''  # TFDS dataset name
+  config.data.split = 'train'
+  config.data.data_dir = ''  # TFDS data_dir ('' : TFDS default)
+  config.data.path = ''  # image folder
+  config.data.image_key = 'image'
+  config.data.size = size
+  config.data.channels = channels
+  config.data.random_flip = False
+  config.data.num_threads = 4
+  config.data.prefetch = 4
+  return config
+
+
+def toy2d_base() -> ConfigDict:
+  """MLP GAN on a 2-D Gaussian mixture."""
+  config = base()
+  config.model = ConfigDict()
+  config.model.name = 'mlp'
+  config.model.data_dim = 2
+  config.model.latent_dim = 2
+  config.model.g_hidden = (400, 400, 400, 400)
+  config.model.d_hidden = (200, 200, 200)
+  config.model.g_batchnorm = True
+
+  config.data = ConfigDict()
+  config.data.source = 'toy2d'
+  config.data.name = 'ring'
+  config.data.num_threads = 1
+  config.data.prefetch = 2
+
+  config.optimizer = ConfigDict({'g': _adam(1e-4, 0.8), 'd': _adam(1e-4, 0.8)})
+  config.train.batch_size = 100
+  config.train.num_steps = 20_000
+  config.train.log_every = 100
+  config.train.sample_every = 5000
+  config.train.checkpoint_every = 5000
+  config.train.use_ema = False
+  config.eval.num_samples = 2500
+  return config
+
+
+def smoke(config: ConfigDict) -> ConfigDict:
+  """Shrinks any config to a seconds-long CPU run (same code paths, tiny sizes)."""
+  config.train.num_steps = 6
+  config.train.batch_size = 8 * config.loss.n_critic
+  config.train.log_every = 2
+  config.train.sample_every = 3
+  config.train.checkpoint_every = 3
+  config.train.progress = False
+  config.eval.num_samples = 16
+  config.eval.interpolation_rows = 2
+  config.eval.interpolation_steps = 4
+  config.data.num_threads = 1
+  if config.model.name == 'dcgan':
+    config.model.width = 8
+    config.model.latent_dim = 16
+    if config.model.size > 32:
+      config.model.size = 32
+  elif config.model.name == 'mlp':
+    config.model.g_hidden = (32, 32)
+    config.model.d_hidden = (32, 32)
+  return config
+
+
+def finalize(config: ConfigDict, arg: str | None) -> ConfigDict:
+  """Applies the config argument (None or 'smoke') and validates."""
+  if arg not in (None, '', 'smoke'):
+    raise errors.ConfigError(f"unknown config argument {arg!r}; known: 'smoke'")
+  if arg == 'smoke':
+    config = smoke(config)
+  return config
+
+
+def validate(config: ConfigDict) -> None:
+  """Checks values that types alone do not; raises ConfigError saying what to fix."""
+  train = config.train
+  for key in (
+    'batch_size',
+    'num_steps',
+    'log_every',
+    'sample_every',
+    'checkpoint_every',
+    'keep_checkpoints',
+  ):
+    if train[key] < 1:
+      raise errors.ConfigError(f'config.train.{key} must be >= 1; got {train[key]}')
+  if train.batch_size % config.loss.n_critic:
+    raise errors.ConfigError(
+      f'config.train.batch_size={train.batch_size} must divide into '
+      f'config.loss.n_critic={config.loss.n_critic} D batches'
+    )
+  if train.use_ema and not 0.0 <= train.ema_decay < 1.0:
+    raise errors.ConfigError(f'config.train.ema_decay must be in [0, 1); got {train.ema_decay}')
+  if config.eval.num_samples < 1:
+    raise errors.ConfigError('config.eval.num_samples must be >= 1')
+
+
+def flatten(d: dict, prefix: str = '') -> dict[str, object]:
+  """`{'a': {'b': 1}}` -> `{'a.b': 1}`."""
+  out = {}
+  for key, value in d.items():
+    name = f'{prefix}{key}'
+    if isinstance(value, dict):
+      out.update(flatten(value, name + '.'))
+    else:
+      out[name] = list(value) if isinstance(value, tuple) else value
+  return out
+
+
+def experiment_differences(old: dict, new: dict) -> list[str]:
+  """Keys (dotted) whose values differ between two config dicts, ignoring RESUMABLE_KEYS."""
+  old_flat, new_flat = flatten(old), flatten(new)
+  resumable = lambda k: any(k == r or k.startswith(r + '.') for r in RESUMABLE_KEYS)
+  keys = sorted(set(old_flat) | set(new_flat))
+  return [k for k in keys if not resumable(k) and old_flat.get(k) != new_flat.get(k)]

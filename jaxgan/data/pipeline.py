@@ -1,0 +1,146 @@
+"""Batch pipelines: every batch is a pure function of (seed, step), prefetched by threads.
+
+Being a pure function of the step makes resume exact with no iterator state
+to save: a run restored at step N asks for batch N. Record order comes from
+`grain.MapDataset.range(n).shuffle(seed).repeat()`, which draws a new
+permutation every epoch. With several processes, each reads only its own
+slice of the global batch.
+"""
+
+import collections
+import concurrent.futures
+from collections.abc import Iterator
+
+import grain
+import ml_collections
+import numpy as np
+
+from jaxgan.data import sources, toy2d
+from jaxgan.errors import ConfigError
+
+Batch = dict[str, np.ndarray]
+
+
+class BatchSource:
+  """Base: `batch(step)` plus a threaded, prefetching `iterate(start_step)`."""
+
+  def __init__(
+    self,
+    *,
+    global_batch: int,
+    process_index: int = 0,
+    process_count: int = 1,
+    num_threads: int = 2,
+    prefetch: int = 4,
+  ):
+    if global_batch % process_count:
+      raise ConfigError(
+        f'global batch {global_batch} does not divide over {process_count} processes'
+      )
+    self.global_batch = global_batch
+    self.local_batch = global_batch // process_count
+    self.process_index = process_index
+    self.num_threads = max(1, num_threads)
+    self.prefetch = max(1, prefetch)
+
+  def batch(self, step: int) -> Batch:
+    raise NotImplementedError
+
+  def iterate(self, start_step: int = 0) -> Iterator[Batch]:
+    """Batches `start_step, start_step + 1, ...`, computed ahead on worker threads."""
+    with concurrent.futures.ThreadPoolExecutor(self.num_threads) as pool:
+      pending = collections.deque()
+      step = start_step
+      try:
+        while True:
+          while len(pending) < self.prefetch:
+            pending.append(pool.submit(self.batch, step))
+            step += 1
+          yield pending.popleft().result()
+      finally:
+        for future in pending:
+          future.cancel()
+
+
+class RecordBatches(BatchSource):
+  """Batches of shuffled records of a `sources.Source`, reshuffled every epoch."""
+
+  def __init__(self, source: sources.Source, *, seed: int, random_flip: bool = False, **kw):
+    super().__init__(**kw)
+    if source.num_records < self.global_batch:
+      raise ConfigError(
+        f'{source.description} has fewer records than one batch '
+        f'({self.global_batch}); lower config.train.batch_size'
+      )
+    self.source = source
+    self.seed = seed
+    self.random_flip = random_flip
+    self._order = grain.MapDataset.range(source.num_records).shuffle(seed=seed).repeat()
+
+  def indices(self, step: int) -> np.ndarray:
+    start = step * self.global_batch + self.process_index * self.local_batch
+    return np.array([self._order[i] for i in range(start, start + self.local_batch)])
+
+  def batch(self, step: int) -> Batch:
+    images = self.source.fetch(self.indices(step))
+    if self.random_flip:
+      flip = np.random.default_rng([self.seed, step, self.process_index]).random(len(images))
+      images = np.where((flip < 0.5)[:, None, None, None], images[:, :, ::-1], images)
+    return {'real': np.ascontiguousarray(images, np.float32)}
+
+
+class MixtureBatches(BatchSource):
+  """Fresh samples of a 2-D Gaussian mixture; batch `step` is drawn from rng(seed, step)."""
+
+  def __init__(self, mixture: toy2d.Mixture, *, seed: int, **kw):
+    super().__init__(**kw)
+    self.mixture = mixture
+    self.seed = seed
+
+  def batch(self, step: int) -> Batch:
+    rng = np.random.default_rng([self.seed, step, self.process_index])
+    return {'real': toy2d.sample(self.mixture, rng, self.local_batch)}
+
+
+RECORD_SOURCES = {
+  'digits': lambda data: sources.digits(data.size, data.channels),
+  'tfds': lambda data: sources.tfds_source(
+    data.name,
+    data.split,
+    data.size,
+    data.channels,
+    image_key=data.image_key,
+    data_dir=data.data_dir,
+  ),
+  'folder': lambda data: sources.folder_source(data.path, data.size, data.channels),
+}
+
+
+def create_batches(
+  data: ml_collections.ConfigDict,
+  *,
+  global_batch: int,
+  seed: int,
+  process_index: int = 0,
+  process_count: int = 1,
+) -> BatchSource:
+  """The batch source described by `config.data`.
+
+  Raises:
+    ConfigError: unknown source.
+    DataError: missing, empty or unreadable data.
+  """
+  kw = dict(
+    global_batch=global_batch,
+    process_index=process_index,
+    process_count=process_count,
+    num_threads=data.num_threads,
+    prefetch=data.prefetch,
+  )
+  if data.source == 'toy2d':
+    return MixtureBatches(toy2d.get_mixture(data.name), seed=seed, **kw)
+  if data.source not in RECORD_SOURCES:
+    known = ', '.join(sorted([*RECORD_SOURCES, 'toy2d']))
+    raise ConfigError(f'unknown config.data.source {data.source!r}; known: {known}')
+  source = RECORD_SOURCES[data.source](data)
+  return RecordBatches(source, seed=seed, random_flip=data.get('random_flip', False), **kw)

@@ -1,0 +1,145 @@
+"""Record sources: the embedded digits, TFDS datasets and image folders.
+
+Each source gives `num_records` and a `fetch(indices) -> [n, H, W, C] float32`
+in [-1, 1]. Images are converted to the requested channels, resized so the
+shorter side is `size` (antialiased) and centre-cropped to `size x size`.
+"""
+
+import os
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from jaxgan.errors import DataError
+
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp')
+
+
+class Source(NamedTuple):
+  num_records: int
+  fetch: Callable[[np.ndarray], np.ndarray]
+  description: str
+
+
+def to_unit_range(image: np.ndarray) -> np.ndarray:
+  """uint8 [0, 255] -> float32 [-1, 1]."""
+  return image.astype(np.float32) / 127.5 - 1.0
+
+
+def prepare_image(image: Image.Image | np.ndarray, size: int, channels: int) -> np.ndarray:
+  """Any PIL image or uint8 array -> `[size, size, channels]` uint8 (resize + centre crop)."""
+  if isinstance(image, np.ndarray):
+    if image.ndim == 3 and image.shape[-1] == 1:
+      image = image[..., 0]
+    image = Image.fromarray(image)
+  if channels not in (1, 3):
+    raise DataError(f'images must have 1 or 3 channels; config asks for {channels}')
+  image = image.convert('L' if channels == 1 else 'RGB')
+  w, h = image.size
+  scale = size / min(w, h)
+  new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+  if (new_w, new_h) != (w, h):
+    image = image.resize((new_w, new_h), Image.Resampling.BICUBIC, reducing_gap=3.0)
+  left, top = (new_w - size) // 2, (new_h - size) // 2
+  image = image.crop((left, top, left + size, top + size))
+  array = np.asarray(image, np.uint8)
+  return array[..., None] if channels == 1 else array
+
+
+def digits(size: int, channels: int) -> Source:
+  """scikit-learn's bundled 8x8 digits (1,797 images, values 0..16), upscaled to `size`."""
+  from sklearn.datasets import load_digits
+
+  raw = load_digits().images.astype(np.float32) / 16.0  # [N, 8, 8] in [0, 1]
+  up = np.stack(
+    [
+      np.asarray(Image.fromarray(im, mode='F').resize((size, size), Image.Resampling.BICUBIC))
+      for im in raw
+    ]
+  )
+  images = np.clip(up, 0.0, 1.0) * 2.0 - 1.0
+  images = np.repeat(images[..., None], channels, axis=-1).astype(np.float32)
+  return Source(len(images), lambda idx: images[idx], f'sklearn digits ({len(images)} images)')
+
+
+def _map_source(records: Sequence, load: Callable[[object], np.ndarray]) -> Callable:
+  def fetch(indices: np.ndarray) -> np.ndarray:
+    return np.stack([to_unit_range(load(records[int(i)])) for i in indices])
+
+  return fetch
+
+
+def tfds_source(
+  name: str, split: str, size: int, channels: int, *, image_key: str = 'image', data_dir: str = ''
+) -> Source:
+  """A TFDS dataset read with `tfds.data_source` (array_record; no TensorFlow needed)."""
+  import tensorflow_datasets as tfds
+
+  if not name:
+    raise DataError('config.data.name must name a TFDS dataset (e.g. mnist, cifar10, celeb_a)')
+  try:
+    source = tfds.data_source(name, split=split, data_dir=data_dir or None)
+  except Exception as e:  # TFDS raises several types for "not prepared"/"unknown"
+    raise DataError(
+      f'cannot open TFDS dataset {name!r} split {split!r}: '
+      f'{str(e).splitlines()[0]} (prepare it first: see README, "TFDS datasets")'
+    ) from e
+  if len(source) == 0:
+    raise DataError(f'TFDS dataset {name!r} split {split!r} is empty')
+
+  def load(record):
+    if image_key not in record:
+      raise DataError(
+        f'TFDS {name!r} records have no {image_key!r} feature; '
+        f'features: {sorted(record)} (set config.data.image_key)'
+      )
+    return prepare_image(np.asarray(record[image_key]), size, channels)
+
+  class _Records:  # one record at a time: some sources reject list indexing
+    def __getitem__(self, i):
+      return source[i]
+
+  return Source(
+    len(source), _map_source(_Records(), load), f'TFDS {name}:{split} ({len(source)} records)'
+  )
+
+
+def list_images(path: str) -> list[str]:
+  """Sorted image files under `path` (recursive). Raises DataError if none."""
+  if not path:
+    raise DataError('config.data.path must name a folder of images')
+  if not os.path.isdir(path):
+    raise DataError(f'image folder {path!r} does not exist or is not a folder')
+  files = sorted(
+    os.path.join(root, f)
+    for root, _, names in os.walk(path)
+    for f in names
+    if f.lower().endswith(IMAGE_EXTENSIONS)
+  )
+  if not files:
+    raise DataError(f'image folder {path!r} holds no images ({", ".join(IMAGE_EXTENSIONS)})')
+  return files
+
+
+def open_image(path: str) -> Image.Image:
+  try:
+    image = Image.open(path)
+    image.load()
+  except (UnidentifiedImageError, OSError) as e:
+    raise DataError(f'cannot read image {path!r}: {e} (remove or replace the file)') from e
+  return image
+
+
+def folder_source(path: str, size: int, channels: int) -> Source:
+  """Every image under `path`; headers are checked up front so bad files fail early."""
+  files = list_images(path)
+  for f in files:
+    try:
+      with Image.open(f) as im:
+        im.verify()
+    except (UnidentifiedImageError, OSError) as e:
+      raise DataError(f'cannot read image {f!r}: {e} (remove or replace the file)') from e
+  load = lambda f: prepare_image(open_image(f), size, channels)
+  return Source(len(files), _map_source(files, load), f'folder {path} ({len(files)} images)')

@@ -1,0 +1,1 @@
+"""Thin command-line entry points: each parses flags and calls one library function."""
