@@ -53,15 +53,18 @@ def create_optimizer(config: ml_collections.ConfigDict, who: str) -> optax.Gradi
 def step_settings(config: ml_collections.ConfigDict) -> dict[str, Any]:
   """The keyword settings of `steps.train_step` for this config."""
   loss = config.loss
-  return steps.step_settings(
-    loss=loss.name,
-    n_critic=loss.n_critic,
-    gp_weight=loss.gp_weight,
-    r1_gamma=loss.r1_gamma,
-    r2_gamma=loss.r2_gamma,
-    d_joint=loss.d_joint,
-    ema_decay=config.train.ema_decay if config.train.use_ema else None,
-  )
+  try:
+    return steps.step_settings(
+      loss=loss.name,
+      n_critic=loss.n_critic,
+      gp_weight=loss.gp_weight,
+      r1_gamma=loss.r1_gamma,
+      r2_gamma=loss.r2_gamma,
+      d_joint=loss.d_joint,
+      ema_decay=config.train.ema_decay if config.train.use_ema else None,
+    )
+  except ValueError as e:
+    raise ConfigError(f'config.loss: {e}') from e
 
 
 def example_shape(config: ml_collections.ConfigDict) -> tuple[int, ...]:

@@ -1,7 +1,7 @@
 """DCGAN on CelebA faces at 64x64 (TFDS `celeb_a`): the DCGAN paper's setting.
 
 Command (after preparing the dataset, see README "TFDS datasets"):
-  python -m jaxgan.experiments.dcgan --config=experiments/dcgan/celeba64.py --workdir=workdirs/celeba
+  python -m jaxgan.experiments.dcgan --config=experiments/dcgan/celeba64.py --workdir=w/celeba
 Expected: not yet measured (no download on the dev machine). Images are
 resized (shorter side 64) and centre-cropped, as the PyTorch DCGAN example does.
 """

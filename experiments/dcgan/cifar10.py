@@ -1,9 +1,9 @@
 """DCGAN on CIFAR-10 32x32 (TFDS `cifar10`), the StudioGAN comparison setting.
 
 Command (after preparing the dataset, see README "TFDS datasets"):
-  python -m jaxgan.experiments.dcgan --config=experiments/dcgan/cifar10.py --workdir=workdirs/cifar10
+  python -m jaxgan.experiments.dcgan --config=experiments/dcgan/cifar10.py --workdir=w/cifar10
 Expected: not yet measured (no download on the dev machine; FID evaluation is a
-later issue). StudioGAN reports DCGAN FID 48.29 on CIFAR-10 (../REFERENCE.md).
+later issue). StudioGAN reports DCGAN FID 48.29 on CIFAR-10 (StudioGAN benchmark, 50k samples).
 """
 
 from jaxgan import configs

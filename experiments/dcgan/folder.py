@@ -4,8 +4,8 @@ Command:
   python -m jaxgan.experiments.dcgan --config=experiments/dcgan/folder.py \\
       --config.data.path=/path/to/images --workdir=workdirs/folder
   Add --config.model.size=32 --config.model.channels=1 for small grey images.
-Images are resized (shorter side = size) and centre-cropped. Expected run time
-and result depend on the folder; the smoke variant runs in seconds.
+Images are resized (shorter side = size) and centre-cropped.
+Expected: run time and result depend on the folder; the smoke variant runs in seconds.
 """
 
 from jaxgan import configs

@@ -3,7 +3,8 @@
 Command:
   python -m jaxgan.experiments.dcgan --config=experiments/toy2d/grid.py --workdir=workdirs/grid
 Same recipe as ring.py; results.json gets the mode-coverage metrics on 2,500
-samples; measured figures are in experiments/README.md.
+samples.
+Expected: measured figures (and run time) are in experiments/README.md.
 """
 
 from jaxgan import configs

@@ -4,7 +4,8 @@ Command:
   python -m jaxgan.experiments.dcgan --config=experiments/toy2d/ring.py --workdir=workdirs/ring
 Baseline recipe of PacGAN (G: 4 x 400 ReLU + BatchNorm, z ~ N(0, I_2); Adam
 1e-4, beta1 0.8; batch 100). Writes results.json with modes captured, % high
-quality and reverse KL on 2,500 samples; measured figures are in experiments/README.md.
+quality and reverse KL on 2,500 samples.
+Expected: measured figures (and run time) are in experiments/README.md.
 """
 
 from jaxgan import configs

@@ -1,0 +1,43 @@
+"""Writes samples of a trained workdir.
+
+python -m jaxgan.experiments.sample --workdir=W --n=64 [--interpolate] [--output=F]
+    [--format=png|npy] [--seed=0] [--noema]
+"""
+
+from absl import app, flags, logging
+
+from jaxgan import sample
+from jaxgan.experiments import cli
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir to sample from.')
+_N = flags.DEFINE_integer('n', 64, 'Number of samples (interpolation rows with --interpolate).')
+_INTERPOLATE = flags.DEFINE_bool('interpolate', False, 'Slerp rows between random latents.')
+_OUTPUT = flags.DEFINE_string('output', '', 'Output file (default: WORKDIR/samples/...).')
+_FORMAT = flags.DEFINE_enum('format', 'png', sample.FORMATS, 'PNG grid or raw .npy outputs.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Latent seed.')
+_EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept one.')
+flags.mark_flags_as_required(['workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+
+  def run():
+    path = sample.sample_from_workdir(
+      _WORKDIR.value,
+      n=_N.value,
+      interpolate=_INTERPOLATE.value,
+      output=_OUTPUT.value,
+      fmt=_FORMAT.value,
+      seed=_SEED.value,
+      use_ema=_EMA.value,
+    )
+    logging.info('Wrote %s', path)
+    print(path)
+
+  cli.run_or_exit(run)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,88 @@
+"""Sampling from a trained workdir: PNG grids, interpolation strips, raw `.npy` outputs."""
+
+import json
+import os
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxgan import checkpoint, images, steps, train
+from jaxgan.data import toy2d
+from jaxgan.errors import CheckpointError, ConfigError
+
+FORMATS = ('png', 'npy')
+
+
+def load_state(workdir: str):
+  """(config, state) of the newest checkpoint in `workdir`."""
+  ckpt = checkpoint.Checkpointer(workdir, create=False)
+  step = ckpt.latest_step()
+  if step is None:
+    raise CheckpointError(f'no checkpoint in {ckpt.directory}; train first')
+  config = ml_collections.ConfigDict(ckpt.stored_config(step))
+  state = ckpt.restore(train.create_state(config), step)
+  ckpt.close()
+  return config, state
+
+
+def sample_from_workdir(
+  workdir: str,
+  *,
+  n: int = 64,
+  interpolate: bool = False,
+  output: str = '',
+  fmt: str = 'png',
+  seed: int = 0,
+  use_ema: bool = True,
+) -> str:
+  """Writes `n` samples (or `n` interpolation rows) of the newest checkpoint; returns the path.
+
+  Args:
+    workdir: a training workdir.
+    n: number of samples (with `interpolate`, of rows).
+    interpolate: rows of slerp interpolations between random latents.
+    output: file to write (default: `workdir/samples/sample[_interp].{png,npy}`).
+    fmt: 'png' (a grid, or a scatter plot for 2-D data) or 'npy' (raw generator outputs).
+    seed: latent seed.
+    use_ema: sample with the EMA generator if the run kept one.
+  """
+  if fmt not in FORMATS:
+    raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
+  if n < 1:
+    raise ConfigError(f'--n must be >= 1; got {n}')
+  config, state = load_state(workdir)
+  rng = jax.random.key(seed)
+  if interpolate:
+    cols = config.eval.interpolation_steps
+    ends = np.asarray(jax.random.normal(rng, (2, n, *state.latent_shape)))
+    z = images.slerp(ends[0], ends[1], np.linspace(0, 1, cols)).reshape(n * cols, -1)
+  else:
+    cols = None
+    z = jax.random.normal(rng, (n, *state.latent_shape))
+  samples = np.asarray(
+    jax.jit(steps.generate, static_argnames='use_ema')(state, z, use_ema=use_ema)
+  )
+  suffix = '_interp' if interpolate else ''
+  output = output or os.path.join(workdir, 'samples', f'sample{suffix}.{fmt}')
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  if fmt == 'npy':
+    np.save(output, samples)
+  elif samples.ndim == 2:
+    modes = toy2d.get_mixture(config.data.name).means if config.data.source == 'toy2d' else None
+    images.save_png(images.render_points(samples, modes), output)
+  else:
+    images.save_png(images.make_grid(samples, ncol=cols), output)
+  with open(output + '.json', 'w') as f:
+    json.dump(
+      {
+        'workdir': os.path.abspath(workdir),
+        'step': int(state.step),
+        'n': n,
+        'interpolate': interpolate,
+        'seed': seed,
+        'ema': bool(use_ema and state.ema is not None),
+      },
+      f,
+    )
+  return output

@@ -1,0 +1,29 @@
+"""Shared test helpers: loading experiment configs and running the trainer quickly."""
+
+import importlib.util
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG_FILES = sorted(
+  os.path.relpath(os.path.join(d, f), ROOT)
+  for d, _, files in os.walk(os.path.join(ROOT, 'experiments'))
+  for f in files
+  if f.endswith('.py')
+)
+
+
+def load_config(path: str, arg: str | None = None):
+  spec = importlib.util.spec_from_file_location('cfg', os.path.join(ROOT, path))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def smoke_config(path: str = 'experiments/dcgan/digits.py', **overrides):
+  """The smoke variant on one device (8 fake CPU devices share 2 cores: slow)."""
+  config = load_config(path, 'smoke')
+  config.parallel.num_devices = 1
+  for key, value in overrides.items():
+    section, name = key.split('__')
+    config[section][name] = value
+  return config

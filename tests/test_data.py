@@ -1,0 +1,141 @@
+"""Data sources and pipelines: shapes, ranges, determinism, epochs, processes, errors."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from jaxgan.data import pipeline, sources, toy2d
+from jaxgan.errors import ConfigError, DataError
+from tests.helpers import smoke_config
+
+
+def _digits_batches(**kw):
+  config = smoke_config()
+  return pipeline.create_batches(
+    config.data, global_batch=kw.pop('global_batch', 16), seed=kw.pop('seed', 0), **kw
+  )
+
+
+def test_digits_shape_and_range():
+  source = sources.digits(32, 1)
+  assert source.num_records == 1797
+  x = source.fetch(np.arange(10))
+  assert x.shape == (10, 32, 32, 1) and x.dtype == np.float32
+  assert x.min() >= -1.0 and x.max() <= 1.0 and x.min() < -0.9 and x.max() > 0.9
+  assert sources.digits(16, 3).fetch(np.arange(2)).shape == (2, 16, 16, 3)
+
+
+def test_batches_are_a_pure_function_of_seed_and_step():
+  a, b = _digits_batches(), _digits_batches()
+  np.testing.assert_array_equal(a.batch(7)['real'], b.batch(7)['real'])
+  assert not np.array_equal(a.batch(7)['real'], a.batch(8)['real'])
+  assert not np.array_equal(a.batch(7)['real'], _digits_batches(seed=1).batch(7)['real'])
+  # iterate(start) yields exactly batch(start), batch(start + 1), ...
+  it = a.iterate(5)
+  for step in range(5, 9):
+    np.testing.assert_array_equal(next(it)['real'], a.batch(step)['real'])
+  it.close()
+
+
+def test_every_epoch_is_a_new_permutation():
+  batches = _digits_batches(global_batch=599)  # 1797 = 3 * 599: epochs align with batches
+  epoch = lambda e: np.concatenate([batches.indices(3 * e + i) for i in range(3)])
+  first, second = epoch(0), epoch(1)
+  assert sorted(first) == list(range(1797)) and sorted(second) == list(range(1797))
+  assert not np.array_equal(first, second)
+
+
+def test_processes_read_disjoint_slices_of_the_global_batch():
+  whole = _digits_batches(global_batch=16)
+  parts = [_digits_batches(global_batch=16, process_index=i, process_count=4) for i in range(4)]
+  assert all(p.local_batch == 4 for p in parts)
+  np.testing.assert_array_equal(np.concatenate([p.indices(3) for p in parts]), whole.indices(3))
+  with pytest.raises(ConfigError, match='does not divide over 3 processes'):
+    _digits_batches(global_batch=16, process_count=3)
+
+
+def test_random_flip_is_deterministic():
+  config = smoke_config()
+  config.data.random_flip = True
+  make = lambda: pipeline.create_batches(config.data, global_batch=32, seed=0)
+  flipped, plain = make().batch(2)['real'], _digits_batches(global_batch=32).batch(2)['real']
+  np.testing.assert_array_equal(flipped, make().batch(2)['real'])
+  same = [np.array_equal(f, p) for f, p in zip(flipped, plain, strict=True)]
+  mirrored = [np.array_equal(f, p[:, ::-1]) for f, p in zip(flipped, plain, strict=True)]
+  assert all(s or m for s, m in zip(same, mirrored, strict=True)) and 0 < sum(mirrored) < 32
+
+
+def test_toy2d_batches():
+  config = smoke_config('experiments/toy2d/ring.py')
+  batches = pipeline.create_batches(config.data, global_batch=64, seed=3)
+  x = batches.batch(0)['real']
+  assert x.shape == (64, 2) and x.dtype == np.float32
+  np.testing.assert_array_equal(x, batches.batch(0)['real'])
+  assert toy2d.mode_coverage(toy2d.ring(), x)['high_quality'] > 0.95
+
+
+def _write_images(folder, n, size=(40, 30), mode='RGB', ext='png'):
+  folder.mkdir(parents=True, exist_ok=True)
+  rng = np.random.default_rng(0)
+  for i in range(n):
+    shape = (size[1], size[0], 3) if mode == 'RGB' else (size[1], size[0])
+    Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8), mode).save(
+      folder / f'img{i}.{ext}'
+    )
+
+
+def test_folder_source_converts_resizes_and_crops(tmp_path):
+  _write_images(tmp_path / 'a', 3, (40, 30), 'RGB', 'png')
+  _write_images(tmp_path / 'a' / 'nested', 2, (20, 64), 'L', 'jpg')
+  source = sources.folder_source(str(tmp_path / 'a'), 16, 3)
+  assert source.num_records == 5
+  x = source.fetch(np.arange(5))
+  assert x.shape == (5, 16, 16, 3) and x.min() >= -1 and x.max() <= 1
+  grey = sources.folder_source(str(tmp_path / 'a'), 16, 1).fetch(np.arange(5))
+  assert grey.shape == (5, 16, 16, 1)
+
+
+def test_folder_errors(tmp_path):
+  with pytest.raises(DataError, match='does not exist'):
+    sources.folder_source(str(tmp_path / 'missing'), 16, 3)
+  (tmp_path / 'empty').mkdir()
+  (tmp_path / 'empty' / 'notes.txt').write_text('no images here')
+  with pytest.raises(DataError, match='holds no images'):
+    sources.folder_source(str(tmp_path / 'empty'), 16, 3)
+  _write_images(tmp_path / 'bad', 2)
+  (tmp_path / 'bad' / 'broken.png').write_bytes(b'not a png at all')
+  with pytest.raises(DataError, match="cannot read image '.*broken.png'"):
+    sources.folder_source(str(tmp_path / 'bad'), 16, 3)
+  _write_images(tmp_path / 'few', 3)
+  config = smoke_config()
+  config.data.source, config.data.path = 'folder', str(tmp_path / 'few')
+  with pytest.raises(ConfigError, match='fewer records than one batch'):
+    pipeline.create_batches(config.data, global_batch=8, seed=0)
+
+
+@pytest.mark.parametrize(
+  'name,size,channels', [('mnist', 28, 1), ('cifar10', 32, 3), ('celeb_a', 64, 3)]
+)
+def test_tfds_sources_under_mock_data(name, size, channels):
+  with tfds.testing.mock_data(num_examples=12):
+    source = sources.tfds_source(name, 'train', size, channels)
+    x = source.fetch(np.array([0, 5, 11]))
+  assert source.num_records == 12
+  assert x.shape == (3, size, size, channels) and x.min() >= -1 and x.max() <= 1
+
+
+def test_tfds_errors(tmp_path):
+  with pytest.raises(DataError, match='must name a TFDS dataset'):
+    sources.tfds_source('', 'train', 28, 1)
+  with pytest.raises(DataError, match="cannot open TFDS dataset 'mnist'"):
+    sources.tfds_source('mnist', 'train', 28, 1, data_dir=str(tmp_path))
+  with tfds.testing.mock_data(num_examples=4), pytest.raises(DataError, match='no .label_img'):
+    sources.tfds_source('mnist', 'train', 28, 1, image_key='label_img').fetch(np.array([0]))
+
+
+def test_unknown_source():
+  config = smoke_config()
+  config.data.source = 'lmdb'
+  with pytest.raises(ConfigError, match='known: digits, folder, tfds, toy2d'):
+    pipeline.create_batches(config.data, global_batch=8, seed=0)

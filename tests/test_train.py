@@ -1,0 +1,194 @@
+"""End to end: the trainer, exact resume, the workdir guard, NaN stop, SIGTERM, sampling."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import chex
+import jax
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from jaxgan import checkpoint, sample, train
+from jaxgan.data import pipeline
+from jaxgan.errors import CheckpointError, NonFiniteError
+from tests.helpers import ROOT, smoke_config
+
+
+def _restore(workdir, config, step=None):
+  ckpt = checkpoint.Checkpointer(str(workdir), create=False)
+  state = ckpt.restore(train.create_state(config), step)
+  ckpt.close()
+  return state
+
+
+def test_smoke_run_writes_everything(tmp_path):
+  config = smoke_config()
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 6
+  for name in (
+    'config.json',
+    'metrics.jsonl',
+    'samples/final.png',
+    'samples/interpolation.png',
+    'samples/step_0000003.png',
+  ):
+    assert (tmp_path / name).exists(), name
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['3', '6']
+  assert any(f.startswith('events.out.tfevents') for f in os.listdir(tmp_path / 'tb'))
+  lines = [json.loads(line) for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  # log_every=2, and a flush before each checkpoint (step 3) checks its losses are finite.
+  assert [r['step'] for r in lines] == [2, 3, 4, 6]
+  assert {'d_loss', 'g_loss', 'img_per_s', 'input_wait_fraction'} <= set(lines[0])
+  chex.assert_trees_all_equal(_restore(tmp_path, config).g.params, state.g.params)
+
+
+def test_resume_is_exact(tmp_path):
+  config = smoke_config()
+  config.train.num_steps = 6
+  train.train_and_evaluate(config, str(tmp_path / 'one'))
+  first = smoke_config()
+  first.train.num_steps = 3
+  train.train_and_evaluate(first, str(tmp_path / 'two'))
+  train.train_and_evaluate(config, str(tmp_path / 'two'))  # raising num_steps resumes
+  one, two = _restore(tmp_path / 'one', config), _restore(tmp_path / 'two', config)
+  assert int(one.step) == int(two.step) == 6
+  # Bit-identical arrays (the static optimizer closures differ between create_state calls).
+  chex.assert_trees_all_equal(jax.tree.leaves(one), jax.tree.leaves(two))
+
+
+def test_a_different_experiment_is_refused(tmp_path):
+  train.train_and_evaluate(smoke_config(), str(tmp_path))
+  before = sorted(os.listdir(tmp_path / 'checkpoints'))
+  changes = [
+    lambda c: setattr(c, 'seed', 1),
+    lambda c: setattr(c.loss, 'name', 'hinge'),
+    lambda c: setattr(c.optimizer.d, 'learning_rate', 1e-3),
+    lambda c: setattr(c.model, 'width', 4),
+    lambda c: setattr(c.data, 'source', 'folder'),
+  ]
+  for change in changes:
+    config = smoke_config()
+    change(config)
+    with pytest.raises(CheckpointError, match='holds a different experiment'):
+      train.train_and_evaluate(config, str(tmp_path))
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == before
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+  good_batch = pipeline.RecordBatches.batch
+
+  def poisoned(self, step):
+    batch = good_batch(self, step)
+    return {'real': batch['real'] * np.nan} if step >= 4 else batch
+
+  monkeypatch.setattr(pipeline.RecordBatches, 'batch', poisoned)
+  config = smoke_config()
+  with pytest.raises(
+    NonFiniteError, match='non-finite loss at step 5.*Last good checkpoint: step 3'
+  ):
+    train.train_and_evaluate(config, str(tmp_path))
+  assert os.listdir(tmp_path / 'checkpoints') == ['3']
+  chex.assert_tree_all_finite(_restore(tmp_path, config).g.params)
+
+
+def _launch(args, tmp_path):
+  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONUNBUFFERED='1')
+  return subprocess.Popen(
+    [sys.executable, '-m', *args],
+    cwd=ROOT,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+  )
+
+
+def test_sigterm_saves_and_exits_cleanly(tmp_path):
+  workdir = tmp_path / 'w'
+  proc = _launch(
+    [
+      'jaxgan.experiments.dcgan',
+      '--config=experiments/dcgan/digits.py:smoke',
+      f'--workdir={workdir}',
+      '--config.train.num_steps=100000',
+      '--config.train.checkpoint_every=100000',
+      '--config.parallel.num_devices=1',
+    ],
+    tmp_path,
+  )
+  try:
+    deadline = time.time() + 90
+    while (
+      not (workdir / 'metrics.jsonl').exists() or not (workdir / 'metrics.jsonl').stat().st_size
+    ):
+      assert time.time() < deadline and proc.poll() is None, proc.stdout.read()
+      time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+  finally:
+    proc.kill()
+  assert proc.returncode == 0, output
+  assert 'SIGTERM received: saved a checkpoint at step' in output
+  steps = [int(s) for s in os.listdir(workdir / 'checkpoints')]
+  assert len(steps) == 1 and 0 < steps[0] < 100000
+
+
+def test_sample_cli_png_npy_and_interpolation(tmp_path):
+  train.train_and_evaluate(smoke_config(), str(tmp_path))
+  png = sample.sample_from_workdir(str(tmp_path), n=9, output=str(tmp_path / 'g.png'))
+  assert os.path.exists(png)
+  npy = sample.sample_from_workdir(str(tmp_path), n=5, fmt='npy')
+  x = np.load(npy)
+  assert x.shape == (5, 32, 32, 1) and np.abs(x).max() <= 1
+  strip = sample.sample_from_workdir(str(tmp_path), n=2, interpolate=True, fmt='npy')
+  assert np.load(strip).shape == (2 * 4, 32, 32, 1)
+  with pytest.raises(CheckpointError, match='no checkpoints in'):
+    sample.sample_from_workdir(str(tmp_path / 'nothing'))
+  result = subprocess.run(
+    [
+      sys.executable,
+      '-m',
+      'jaxgan.experiments.sample',
+      f'--workdir={tmp_path}',
+      '--n=4',
+      '--format=npy',
+      f'--output={tmp_path / "cli.npy"}',
+    ],
+    capture_output=True,
+    text=True,
+    cwd=ROOT,
+    env=dict(os.environ, JAX_PLATFORMS='cpu'),
+    timeout=120,
+  )
+  assert result.returncode == 0, result.stderr
+  assert np.load(tmp_path / 'cli.npy').shape == (4, 32, 32, 1)
+
+
+def test_toy2d_grid_trains_and_samples_points(tmp_path):
+  config = smoke_config('experiments/toy2d/grid.py')
+  train.train_and_evaluate(config, str(tmp_path))
+  results = json.loads((tmp_path / 'results.json').read_text())
+  assert {'modes_captured', 'high_quality', 'reverse_kl'} <= set(results)
+  x = np.load(sample.sample_from_workdir(str(tmp_path), n=50, fmt='npy'))
+  assert x.shape == (50, 2)
+
+
+def test_mnist_config_trains_on_mock_tfds(tmp_path):
+  config = smoke_config('experiments/dcgan/mnist.py')
+  with tfds.testing.mock_data(num_examples=32):
+    state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 6
+
+
+def test_eight_devices_train_the_smoke_config(tmp_path):
+  assert jax.device_count() == 8
+  config = smoke_config()
+  config.parallel.num_devices = 0
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 6
+  assert len(state.g.step.sharding.device_set) == 8
