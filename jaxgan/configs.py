@@ -81,8 +81,8 @@ def dcgan_base() -> ConfigDict:
   config.model.channels = channels
   config.model.width = 64
   config.model.latent_dim = 100
-  config.model.g_conv_impl = 'patches'
-  config.model.d_conv_impl = 'xla'
+  config.model.g_conv_impl = 'fast'
+  config.model.d_conv_impl = 'fast'
 
   config.data = ConfigDict()
   config.data.source = 'digits'  # digits | tfds | folder

@@ -42,7 +42,10 @@ def render_points(
       canvas[max(0, size - 1 - my - 3) : size - my + 2, max(0, mx - 3) : mx + 4] = (230, 60, 60)
   finite = points[np.isfinite(points).all(-1)]
   px = to_px(finite)
-  canvas[size - 1 - px[:, 1], px[:, 0]] = 0
+  rows, cols = size - 1 - px[:, 1], px[:, 0]
+  for dy in (0, 1):  # 2x2 dots
+    for dx in (0, 1):
+      canvas[np.clip(rows - dy, 0, size - 1), np.clip(cols + dx, 0, size - 1)] = 0
   return canvas
 
 

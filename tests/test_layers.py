@@ -32,7 +32,7 @@ def _scatter_reference(x, kernel, stride, padding):
   return full[:, padding : padding + out, padding : padding + out]
 
 
-@pytest.mark.parametrize('impl', ['subpixel', 'patches', 'xla'])
+@pytest.mark.parametrize('impl', ['fast', 'subpixel', 'patches', 'xla'])
 @pytest.mark.parametrize('size,k,s,p', CASES)
 def test_matches_scatter_definition(impl, size, k, s, p):
   rng = np.random.default_rng(size * 100 + k * 10 + s)
@@ -42,7 +42,7 @@ def test_matches_scatter_definition(impl, size, k, s, p):
   np.testing.assert_allclose(y, _scatter_reference(x, kernel, s, p), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('impl', ['subpixel', 'patches'])
+@pytest.mark.parametrize('impl', ['fast', 'subpixel', 'patches'])
 @pytest.mark.parametrize('size,k,s,p', CASES)
 def test_values_and_gradients_match_lax_conv_transpose(impl, size, k, s, p):
   kx, kk, kc = jax.random.split(jax.random.key(size + k + s + p), 3)
@@ -86,15 +86,39 @@ def test_module_matches_flax_conv_transpose():
   assert ours.apply(variables, x).shape == (2, 16, 16, 6)
 
 
-@pytest.mark.parametrize('stride,padding', [(2, 1), (1, 0), (1, 1)])
-def test_patches_conv_matches_xla(stride, padding):
-  x = jax.random.normal(jax.random.key(0), (2, 9, 9, 3))
-  kernel = jax.random.normal(jax.random.key(1), (4, 4, 3, 5))
+@pytest.mark.parametrize('impl', ['fast', 'patches'])
+@pytest.mark.parametrize(
+  'size,k,stride,padding,c_in',
+  [
+    (9, 4, 2, 1, 3),  # (H + 2p - k) % s != 0: the input gradient needs output_padding
+    (8, 4, 2, 1, 16),  # DCGAN's D layer; 16 channels take the sub-pixel input gradient
+    (9, 4, 1, 0, 16),
+    (4, 4, 1, 0, 32),  # D's last layer: base x base -> 1x1
+    (7, 3, 2, 1, 16),
+  ],
+)
+def test_conv_values_and_gradients_match_xla(impl, size, k, stride, padding, c_in):
+  x = jax.random.normal(jax.random.key(0), (2, size, size, c_in))
+  kernel = jax.random.normal(jax.random.key(1), (k, k, c_in, 5))
   f = lambda impl: lambda x, k: layers.conv(x, k, stride=stride, padding=padding, impl=impl)
-  np.testing.assert_allclose(f('patches')(x, kernel), f('xla')(x, kernel), rtol=1e-4, atol=1e-4)
-  g = lambda impl: jax.grad(lambda x, k: jnp.sum(f(impl)(x, k) ** 2), argnums=(0, 1))(x, kernel)
-  for a, b in zip(g('patches'), g('xla'), strict=True):
+  y, vjp = jax.vjp(f(impl), x, kernel)
+  y_ref, vjp_ref = jax.vjp(f('xla'), x, kernel)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
+  cotangent = jax.random.normal(jax.random.key(2), y.shape)
+  for a, b in zip(vjp(cotangent), vjp_ref(cotangent), strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize('output_padding', [1])
+@pytest.mark.parametrize('impl', ['subpixel', 'patches', 'fast'])
+def test_output_padding_matches_xla(impl, output_padding):
+  x = jax.random.normal(jax.random.key(0), (2, 5, 5, 3))
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
+  f = lambda impl: layers.conv_transpose(
+    x, kernel, stride=2, padding=1, output_padding=output_padding, impl=impl
+  )
+  assert f(impl).shape == (2, 10, 10, 4)
+  np.testing.assert_allclose(f(impl), f('xla'), rtol=1e-5, atol=1e-5)
 
 
 def test_bad_inputs():

@@ -15,8 +15,8 @@ def _dcgan(
   channels: int = 3,
   width: int = 64,
   latent_dim: int = 100,
-  g_conv_impl: str = 'patches',
-  d_conv_impl: str = 'xla',
+  g_conv_impl: str = 'fast',
+  d_conv_impl: str = 'fast',
   dtype: Any = None,
 ):
   g = dcgan.Generator(

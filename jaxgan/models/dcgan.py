@@ -57,7 +57,7 @@ class Generator(nn.Module):
   channels: int = 3
   width: int = 64
   latent_dim: int = 100
-  conv_impl: str = 'patches'
+  conv_impl: str = 'fast'
   dtype: Any = None
 
   @nn.compact
@@ -102,7 +102,7 @@ class Discriminator(nn.Module):
   size: int = 64
   channels: int = 3
   width: int = 64
-  conv_impl: str = 'xla'
+  conv_impl: str = 'fast'
   dtype: Any = None
 
   @nn.compact

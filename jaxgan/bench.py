@@ -1,0 +1,224 @@
+"""Benchmark of the project's real jitted train step, optionally side by side with PyTorch.
+
+  python -m jaxgan.bench --model=dcgan --size=64 --channels=3 --batch=64 --vs-torch
+
+Builds the state and step exactly as the trainer does (`train.create_state`,
+`parallel.compile_train_step`) on synthetic batches, times the first step
+(compilation included) apart, then the median of `--steps` steps, each waited
+for. The last line printed is one JSON object.
+"""
+
+import argparse
+import functools
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+TORCH_SCRIPT = os.path.join(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks', 'torch_dcgan.py'
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  p = argparse.ArgumentParser(prog='python -m jaxgan.bench', description=__doc__.split('\n')[0])
+  p.add_argument('--model', default='dcgan', choices=['dcgan'])
+  p.add_argument('--size', type=int, default=64)
+  p.add_argument('--channels', type=int, default=3)
+  p.add_argument('--width', type=int, default=64)
+  p.add_argument('--latent', type=int, default=100)
+  p.add_argument('--batch', type=int, default=64)
+  p.add_argument('--steps', type=int, default=20)
+  p.add_argument('--warmup', type=int, default=3)
+  p.add_argument('--devices', type=int, default=1, help='data-parallel devices (0: all)')
+  p.add_argument(
+    '--dtype',
+    default='float32',
+    choices=['float32', 'bfloat16'],
+    help='compute dtype (bfloat16: params and optimizer state stay float32)',
+  )
+  p.add_argument('--loss', default='non_saturating')
+  p.add_argument('--d-joint', action='store_true', help='D sees concat(real, fake) in one call')
+  p.add_argument('--ema', action='store_true', help='update an EMA of G every step')
+  p.add_argument('--g-conv-impl', default=None, help='subpixel | patches | xla')
+  p.add_argument('--d-conv-impl', default=None, help='xla | patches')
+  p.add_argument('--compile-cache', default='', help='persistent compilation cache directory')
+  p.add_argument('--vs-torch', action='store_true', help='also run benchmarks/torch_dcgan.py')
+  p.add_argument('--torch-device', default='', help="torch device (default: 'cuda' on GPU)")
+  return p.parse_args(argv)
+
+
+def bench_config(args: argparse.Namespace):
+  from jaxgan import configs
+
+  config = configs.dcgan_base()
+  config.model.size, config.model.channels = args.size, args.channels
+  config.model.width, config.model.latent_dim = args.width, args.latent
+  if args.g_conv_impl:
+    config.model.g_conv_impl = args.g_conv_impl
+  if args.d_conv_impl:
+    config.model.d_conv_impl = args.d_conv_impl
+  config.loss.name, config.loss.d_joint = args.loss, args.d_joint
+  config.train.batch_size = args.batch
+  config.train.use_ema = args.ema
+  config.train.half_precision = args.dtype == 'bfloat16'
+  config.parallel.num_devices = args.devices
+  return config
+
+
+def peak_host_bytes() -> int:
+  """This process's peak resident memory (VmHWM; ru_maxrss survives fork+exec on Linux)."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _peak_bytes(jax) -> int:
+  """Peak accelerator memory in use, or the process's peak resident memory on CPU."""
+  device = jax.devices()[0]
+  stats = device.memory_stats() if device.platform != 'cpu' else None
+  if stats and 'peak_bytes_in_use' in stats:
+    return int(stats['peak_bytes_in_use'])
+  return peak_host_bytes()
+
+
+def run_jaxgan(args: argparse.Namespace) -> dict:
+  import jax
+  import numpy as np
+
+  if args.compile_cache:
+    jax.config.update('jax_compilation_cache_dir', args.compile_cache)
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  from jaxgan import parallel, steps, train
+  from jaxgan.state import count_params
+
+  config = bench_config(args)
+  train.validate(config)
+  mesh = parallel.create_mesh(config.parallel.num_devices)
+  parallel.check_batch_size(args.batch, mesh)
+  state = parallel.replicate(train.create_state(config), mesh)
+  params = (count_params(state.g.params), count_params(state.d.params))
+  step = parallel.compile_train_step(
+    functools.partial(steps.train_step, **train.step_settings(config)), mesh
+  )
+  real = (
+    np.random.default_rng(0)
+    .uniform(-1, 1, (args.batch, args.size, args.size, args.channels))
+    .astype(np.float32)
+  )
+  batch = parallel.shard_batch({'real': real}, mesh)
+
+  start = time.perf_counter()
+  state, metrics = step(state, batch)
+  jax.block_until_ready(metrics)
+  first = time.perf_counter() - start
+  for _ in range(args.warmup):
+    state, metrics = step(state, batch)
+  jax.block_until_ready(metrics)
+  times = []
+  for _ in range(args.steps):
+    start = time.perf_counter()
+    state, metrics = step(state, batch)
+    jax.block_until_ready(metrics)
+    times.append(time.perf_counter() - start)
+  median = statistics.median(times)
+  start = time.perf_counter()  # as the trainer runs: no wait between steps
+  for _ in range(args.steps):
+    state, metrics = step(state, batch)
+  jax.block_until_ready(metrics)
+  pipelined = (time.perf_counter() - start) / args.steps
+  return {
+    'img_per_s_pipelined': round(args.batch / pipelined, 1),
+    'g_params': params[0],
+    'd_params': params[1],
+    'first_step_s': round(first, 3),
+    'step_s_median': round(median, 5),
+    'img_per_s': round(args.batch / median, 1),
+    'peak_bytes': _peak_bytes(jax),
+    'device': jax.devices()[0].device_kind,
+    'devices': mesh.size,
+    'jax': jax.__version__,
+  }
+
+
+def run_torch(args: argparse.Namespace, device: str) -> dict:
+  if not os.path.exists(TORCH_SCRIPT):
+    sys.exit(f'error: --vs-torch needs {TORCH_SCRIPT} (run from a source checkout)')
+  cmd = [
+    sys.executable,
+    TORCH_SCRIPT,
+    f'--size={args.size}',
+    f'--channels={args.channels}',
+    f'--batch={args.batch}',
+    f'--latent={args.latent}',
+    f'--width={args.width}',
+    f'--steps={args.steps}',
+    f'--warmup={args.warmup}',
+    f'--device={device}',
+  ]
+  result = subprocess.run(cmd, capture_output=True, text=True)
+  if result.returncode:
+    last = (result.stderr.strip().splitlines() or ['?'])[-1]
+    sys.exit(f"error: the PyTorch side failed ({last}); install it with pip install -e '.[bench]'")
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> dict:
+  args = parse_args(argv)
+  ours = run_jaxgan(args)
+  print(
+    f'jaxgan {args.model}-{args.size}x{args.size}x{args.channels} batch {args.batch} on '
+    f'{ours["devices"]} x {ours["device"]} ({args.dtype}): first step {ours["first_step_s"]} '
+    f's, median step {ours["step_s_median"]} s, {ours["img_per_s"]} img/s '
+    f'({ours["img_per_s_pipelined"]} img/s without a wait per step), peak '
+    f'{ours["peak_bytes"] / 2**20:.0f} MiB'
+  )
+  summary = {
+    'model': args.model,
+    'size': args.size,
+    'channels': args.channels,
+    'batch': args.batch,
+    'dtype': args.dtype,
+    'devices': ours['devices'],
+    'device': ours['device'],
+    'jaxgan_img_per_s': ours['img_per_s'],
+    'jaxgan_step_s': ours['step_s_median'],
+    'first_step_s': ours['first_step_s'],
+    'jaxgan_img_per_s_pipelined': ours['img_per_s_pipelined'],
+    'jaxgan_peak_bytes': ours['peak_bytes'],
+  }
+  if args.vs_torch:
+    device = args.torch_device or ('cuda' if ours['device'].lower().find('cpu') < 0 else 'cpu')
+    theirs = run_torch(args, device)
+    if (theirs['g_params'], theirs['d_params']) != (ours['g_params'], ours['d_params']):
+      sys.exit(
+        f'error: parameter counts differ: jaxgan G/D {ours["g_params"]}/'
+        f'{ours["d_params"]}, torch {theirs["g_params"]}/{theirs["d_params"]}'
+      )
+    ratio = ours['img_per_s'] / theirs['img_per_s']
+    print(
+      f'torch {theirs["torch"]} ({theirs["threads"]} threads, {device}): median step '
+      f'{theirs["step_s_median"]} s, {theirs["img_per_s"]} img/s, peak '
+      f'{theirs["peak_bytes"] / 2**20:.0f} MiB; same parameter counts '
+      f'(G {ours["g_params"]:,}, D {ours["d_params"]:,}); ratio {ratio:.2f}'
+    )
+    summary.update(
+      torch_img_per_s=theirs['img_per_s'],
+      torch_step_s=theirs['step_s_median'],
+      torch_peak_bytes=theirs['peak_bytes'],
+      ratio=round(ratio, 3),
+    )
+  print(json.dumps(summary))
+  return summary
+
+
+if __name__ == '__main__':
+  main()
