@@ -47,6 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--d-conv-impl', default=None, help='xla | patches')
   p.add_argument('--compile-cache', default='', help='persistent compilation cache directory')
   p.add_argument('--vs-torch', action='store_true', help='also run benchmarks/torch_dcgan.py')
+  p.add_argument(
+    '--breakdown',
+    action='store_true',
+    help="also time the step's parts (G fwd+bwd, D passes) separately",
+  )
   p.add_argument('--torch-device', default='', help="torch device (default: 'cuda' on GPU)")
   return p.parse_args(argv)
 
@@ -149,6 +154,53 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
   }
 
 
+def _median_time(fn, *args, repeats: int = 5) -> float:
+  import jax
+
+  fn = jax.jit(fn)
+  jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def breakdown(args: argparse.Namespace) -> dict[str, float]:
+  """Seconds of the parts of one step: where the time goes.
+
+  A step = G fwd+bwd + D fwd+bwd for its weights (real) + the same (fake)
+  + D fwd + bwd to its input only (G's update), plus optimizer and glue.
+  """
+  import jax
+  import jax.numpy as jnp
+
+  from jaxgan import train
+
+  state = train.create_state(bench_config(args))
+  z = jax.random.normal(jax.random.key(0), (args.batch, args.latent))
+  x = jax.random.uniform(jax.random.key(1), (args.batch, args.size, args.size, args.channels))
+  g_fwd = lambda p, z: state.g.apply(p, z, train=True)[0]
+  d_fwd = lambda p, x: state.d.apply(p, x, train=True)[0]
+  parts = {
+    'g_fwd': (g_fwd, state.g.params, z),
+    'g_fwd_bwd': (lambda p, z: jax.grad(lambda p: jnp.sum(g_fwd(p, z) ** 2))(p), state.g.params, z),
+    'd_fwd': (d_fwd, state.d.params, x),
+    'd_fwd_bwd_weights': (
+      lambda p, x: jax.grad(lambda p: jnp.sum(d_fwd(p, x)))(p),
+      state.d.params,
+      x,
+    ),
+    'd_fwd_bwd_input': (
+      lambda p, x: jax.grad(lambda x: jnp.sum(d_fwd(p, x)))(x),
+      state.d.params,
+      x,
+    ),
+  }
+  return {name: round(_median_time(*part), 4) for name, part in parts.items()}
+
+
 def run_torch(args: argparse.Namespace, device: str) -> dict:
   if not os.path.exists(TORCH_SCRIPT):
     sys.exit(f'error: --vs-torch needs {TORCH_SCRIPT} (run from a source checkout)')
@@ -195,6 +247,13 @@ def main(argv=None) -> dict:
     'jaxgan_img_per_s_pipelined': ours['img_per_s_pipelined'],
     'jaxgan_peak_bytes': ours['peak_bytes'],
   }
+  if args.breakdown:
+    parts = breakdown(args)
+    parts['sum_of_parts'] = round(
+      parts['g_fwd_bwd'] + 2 * parts['d_fwd_bwd_weights'] + parts['d_fwd_bwd_input'], 4
+    )
+    print('breakdown (s): ' + ', '.join(f'{k} {v}' for k, v in parts.items()))
+    summary['breakdown_s'] = parts
   if args.vs_torch:
     device = args.torch_device or ('cuda' if ours['device'].lower().find('cpu') < 0 else 'cpu')
     theirs = run_torch(args, device)
