@@ -34,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--steps', type=int, default=20)
   p.add_argument('--warmup', type=int, default=3)
   p.add_argument('--devices', type=int, default=1, help='data-parallel devices (0: all)')
+  p.add_argument('--parallel', default='jit', choices=['jit', 'pmap'])
   p.add_argument(
     '--dtype',
     default='float32',
@@ -70,7 +71,8 @@ def bench_config(args: argparse.Namespace):
   config.train.batch_size = args.batch
   config.train.use_ema = args.ema
   config.train.half_precision = args.dtype == 'bfloat16'
-  config.parallel.num_devices = args.devices
+  config.num_devices = args.devices
+  config.parallel = args.parallel
   return config
 
 
@@ -107,19 +109,18 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
 
   config = bench_config(args)
   train.validate(config)
-  mesh = parallel.create_mesh(config.parallel.num_devices)
-  parallel.check_batch_size(args.batch, mesh)
-  state = parallel.replicate(train.create_state(config), mesh)
+  dp = parallel.DataParallel(config.parallel, config.num_devices)
+  dp.check_batch_size(args.batch)
+  state = train.create_state(config, bn_axis_name=dp.axis_name)
   params = (count_params(state.g.params), count_params(state.d.params))
-  step = parallel.compile_train_step(
-    functools.partial(steps.train_step, **train.step_settings(config)), mesh
-  )
+  state = dp.put_state(state)
+  step = dp.compile(functools.partial(steps.train_step, **train.step_settings(config)))
   real = (
     np.random.default_rng(0)
     .uniform(-1, 1, (args.batch, args.size, args.size, args.channels))
     .astype(np.float32)
   )
-  batch = parallel.shard_batch({'real': real}, mesh)
+  batch = dp.shard_batch({'real': real})
 
   start = time.perf_counter()
   state, metrics = step(state, batch)
@@ -149,7 +150,7 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
     'img_per_s': round(args.batch / median, 1),
     'peak_bytes': _peak_bytes(jax),
     'device': jax.devices()[0].device_kind,
-    'devices': mesh.size,
+    'devices': dp.size,
     'jax': jax.__version__,
   }
 

@@ -26,6 +26,8 @@ RESUMABLE_KEYS = (
   'data.data_dir',
   'eval',
   'parallel',
+  'num_devices',
+  'distributed',
 )
 
 
@@ -65,8 +67,14 @@ def base() -> ConfigDict:
   config.eval.interpolation_rows = 8
   config.eval.interpolation_steps = 10
 
-  config.parallel = ConfigDict()
-  config.parallel.num_devices = 0  # 0: every device
+  config.parallel = 'jit'  # 'jit' (sharded jit over a device mesh) or 'pmap'
+  config.num_devices = 0  # 0: every device of every process
+
+  config.distributed = ConfigDict()  # jax.distributed; empty fields: JAX's auto-detection
+  config.distributed.enabled = False
+  config.distributed.coordinator_address = ''  # host:port of process 0
+  config.distributed.num_processes = 0
+  config.distributed.process_id = -1
   return config
 
 

@@ -1,24 +1,52 @@
-"""The one module that knows about devices: the mesh, shardings and the compiled step.
+"""The one module that knows about devices: the mesh, placement and the compiled step.
 
-The state is replicated over a 1-D `data` mesh and the global batch is split
-along it; under `jit` the per-device gradients are averaged by the compiler
-(GSPMD) and BatchNorm statistics are taken over the global batch, so one
-device and N devices compute the same function.
+Two modes, one result. `jit` (default): the state is replicated over a 1-D
+`data` mesh of every device of every process, the global batch is split along
+it, and the compiler partitions the global computation (gradients averaged,
+BatchNorm statistics over the global batch). `pmap`: the same data-parallel
+step written explicitly — `lax.pmean` of gradients and metrics in the step,
+BatchNorm layers built with the `data` axis name — in one process. With the
+same seed and global batch, 1 and N devices train the same model to float
+tolerance in both modes (tests/test_parallel.py).
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxgan.errors import ConfigError
 
+AXIS = 'data'
+MODES = ('jit', 'pmap')
+
 # Waiting for a result at least this often keeps a host from queueing many
 # collective steps ahead of the devices, which deadlocks on CPU meshes (an
-# all-reduce rendezvous timeout); waits every <= 25 steps were reliable.
+# all-reduce rendezvous timeout; with several processes, a hang); waits every
+# <= 25 steps were reliable.
 MAX_STEPS_IN_FLIGHT = 20
+
+
+def initialize_distributed(config: ml_collections.ConfigDict) -> None:
+  """`jax.distributed.initialize` from `config.distributed` (before any device use).
+
+  Empty fields are left to JAX: `JAX_COORDINATOR_ADDRESS`, and auto-detection
+  on Cloud TPU, SLURM and the other clusters JAX knows.
+  """
+  if not config.enabled or jax.distributed.is_initialized():
+    return
+  kwargs = {}
+  if config.coordinator_address:
+    kwargs['coordinator_address'] = config.coordinator_address
+  if config.num_processes:
+    kwargs['num_processes'] = config.num_processes
+  if config.process_id >= 0:
+    kwargs['process_id'] = config.process_id
+  jax.distributed.initialize(**kwargs)
 
 
 def create_mesh(num_devices: int = 0) -> Mesh:
@@ -26,11 +54,11 @@ def create_mesh(num_devices: int = 0) -> Mesh:
   devices = jax.devices()
   if num_devices < 0 or num_devices > len(devices):
     raise ConfigError(
-      f'config.parallel.num_devices={num_devices}, but {len(devices)} '
-      'device(s) are available (0 uses all)'
+      f'config.num_devices={num_devices}, but {len(devices)} device(s) are available (0 uses all)'
     )
-  n = num_devices or len(devices)
-  return Mesh(np.array(devices[:n]), ('data',))
+  if num_devices and jax.process_count() > 1 and num_devices != len(devices):
+    raise ConfigError('config.num_devices must be 0 (all devices) with several processes')
+  return Mesh(np.array(devices[: num_devices or len(devices)]), (AXIS,))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -38,32 +66,95 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 
 def data_sharded(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, PartitionSpec('data'))
+  return NamedSharding(mesh, PartitionSpec(AXIS))
 
 
-def check_batch_size(global_batch: int, mesh: Mesh) -> None:
-  if global_batch % mesh.size:
-    raise ConfigError(
-      f'global batch {global_batch} does not divide over {mesh.size} devices; '
-      f'set config.train.batch_size to a multiple of {mesh.size}'
+class DataParallel:
+  """Places the state and batches and compiles the step for one of `MODES`."""
+
+  def __init__(self, mode: str = 'jit', num_devices: int = 0):
+    if mode not in MODES:
+      raise ConfigError(f'unknown config.parallel {mode!r}; known: {", ".join(MODES)}')
+    if mode == 'pmap' and jax.process_count() > 1:
+      raise ConfigError("config.parallel='pmap' runs in one process; use 'jit' across processes")
+    self.mode = mode
+    self.mesh = create_mesh(num_devices)
+    self.devices = list(self.mesh.devices.flat)
+
+  @property
+  def size(self) -> int:
+    return self.mesh.size
+
+  @property
+  def axis_name(self) -> str | None:
+    """The collective axis the step and BatchNorm must name (pmap only)."""
+    return AXIS if self.mode == 'pmap' else None
+
+  def check_batch_size(self, global_batch: int) -> None:
+    if global_batch % self.size:
+      raise ConfigError(
+        f'global batch {global_batch} does not divide over {self.size} devices; '
+        f'set config.train.batch_size to a multiple of {self.size}'
+      )
+
+  def put_state(self, state: Any) -> Any:
+    """A host or single-device state -> this mode's placement (replicated)."""
+    if self.mode == 'jit':
+      return jax.device_put(state, replicated(self.mesh))
+    n = self.size
+    stacked = jax.tree.map(lambda x: np.broadcast_to(np.asarray(x), (n, *np.shape(x))), state)
+    return jax.pmap(lambda tree: tree, devices=self.devices)(stacked)
+
+  def get_state(self, placed: Any) -> Any:
+    """The placed state as one logical state (for checkpoints and sampling)."""
+    if self.mode == 'jit':
+      return placed
+    return jax.tree.map(lambda x: x[0], placed)
+
+  def replicate(self, tree: Any) -> Any:
+    """Host arrays -> replicated over the mesh (inputs of jitted eval functions)."""
+    if self.mode == 'jit':
+      return jax.device_put(tree, replicated(self.mesh))
+    return tree
+
+  def shard_batch(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+    """This process's slice of the global batch -> the step's batch argument."""
+    if self.mode == 'pmap':
+      return {
+        k: v.reshape(self.size, v.shape[0] // self.size, *v.shape[1:]) for k, v in batch.items()
+      }
+    sharding = data_sharded(self.mesh)
+    return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+
+  def compile(self, step_fn: Callable) -> Callable:
+    """`step_fn(state, batch, *, axis_name=None)` compiled for this mode; state donated."""
+    if self.mode == 'pmap':
+      return jax.pmap(
+        functools.partial(step_fn, axis_name=AXIS),
+        axis_name=AXIS,
+        devices=self.devices,
+        donate_argnums=(0,),
+      )
+    return jax.jit(
+      step_fn,
+      in_shardings=(replicated(self.mesh), data_sharded(self.mesh)),
+      out_shardings=(replicated(self.mesh), replicated(self.mesh)),
+      donate_argnums=(0,),
     )
 
+  def fetch(self, tree: Any, *, per_device: bool = False) -> Any:
+    """Replicated device values -> numpy on this host (any process, either mode).
 
-def replicate(tree: Any, mesh: Mesh) -> Any:
-  return jax.device_put(tree, replicated(mesh))
+    Args:
+      tree: arrays replicated over the mesh.
+      per_device: the values carry pmap's leading device axis (outputs of the
+        compiled step, or the placed state); its first entry is returned.
+    """
 
+    def one(x):
+      if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        x = x.addressable_data(0)
+      x = np.asarray(x)
+      return x[0] if per_device and self.mode == 'pmap' else x
 
-def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-  """This process's slice of the global batch -> one global array sharded on `data`."""
-  sharding = data_sharded(mesh)
-  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
-
-
-def compile_train_step(step_fn: Callable, mesh: Mesh) -> Callable:
-  """`jit(step_fn)` with a replicated, donated state and a data-sharded batch."""
-  return jax.jit(
-    step_fn,
-    in_shardings=(replicated(mesh), data_sharded(mesh)),
-    out_shardings=(replicated(mesh), replicated(mesh)),
-    donate_argnums=(0,),
-  )
+    return jax.tree.map(one, tree)

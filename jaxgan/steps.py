@@ -30,9 +30,21 @@ Array = jax.Array
 Metrics = dict[str, Array]
 
 
-def sample_latent(state: GANState, rng: Array, n: int) -> Array:
-  """`z ~ N(0, I)` of shape `[n, *latent_shape]`."""
-  return jax.random.normal(rng, (n, *state.latent_shape))
+def sample_latent(state: GANState, rng: Array, n: int, axis_name: str | None = None) -> Array:
+  """`z ~ N(0, I)` of shape `[n, *latent_shape]`.
+
+  Under `pmap` (`axis_name` set) each device draws the latents of the global
+  batch and keeps its own slice, so N devices see the latents one device would.
+  """
+  if axis_name is None:
+    return jax.random.normal(rng, (n, *state.latent_shape))
+  size = jax.lax.psum(1, axis_name)
+  z = jax.random.normal(rng, (n * size, *state.latent_shape))
+  return jax.lax.dynamic_slice_in_dim(z, jax.lax.axis_index(axis_name) * n, n)
+
+
+def _pmean(tree, axis_name: str | None):
+  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
 
 def generate(state: GANState, z: Array, *, use_ema: bool = True) -> Array:
@@ -57,6 +69,7 @@ def _d_update(
   r1_gamma: float,
   r2_gamma: float,
   d_joint: bool,
+  axis_name: str | None = None,
 ) -> tuple[PlayerState, Metrics]:
   """One optimizer update of D on `real` and (constant) `fake`."""
   adversarial = losses.get_adversarial_loss(loss)
@@ -93,6 +106,7 @@ def _d_update(
     return total, (collections, metrics)
 
   grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
+  grads, metrics = _pmean((grads, metrics), axis_name)
   metrics['d_grad_norm'] = optax.tree.norm(grads)
   return d.apply_gradients(grads, collections), metrics
 
@@ -103,7 +117,14 @@ def _g_forward(state: GANState, z: Array):
 
 
 def _g_update(
-  state: GANState, fake: Array, g_vjp, g_collections, real: Array, *, loss: str
+  state: GANState,
+  fake: Array,
+  g_vjp,
+  g_collections,
+  real: Array,
+  *,
+  loss: str,
+  axis_name: str | None = None,
 ) -> tuple[PlayerState, Metrics]:
   """One optimizer update of G through D (D's variables are read, never written)."""
   adversarial = losses.get_adversarial_loss(loss)
@@ -120,6 +141,7 @@ def _g_update(
 
   g_loss, d_fake = jax.value_and_grad(loss_fn)(fake)
   (grads,) = g_vjp(d_fake.astype(fake.dtype))
+  grads, g_loss = _pmean((grads, g_loss), axis_name)
   metrics = {'g_loss': g_loss, 'g_grad_norm': optax.tree.norm(grads)}
   return state.g.apply_gradients(grads, g_collections), metrics
 
@@ -217,6 +239,7 @@ def train_step(
   r2_gamma: float = 0.0,
   ema_decay: float | None = None,
   d_joint: bool = False,
+  axis_name: str | None = None,
 ) -> tuple[GANState, Metrics]:
   """`n_critic` D updates, then one G update against the updated D.
 
@@ -230,6 +253,10 @@ def train_step(
     r2_gamma: R2 weight gamma, on fakes (0: off).
     ema_decay: decay of G's EMA (None: no update).
     d_joint: D sees real and fake in one call (see the module docstring).
+    axis_name: the `pmap` axis: gradients and metrics are averaged over it and
+      latents are drawn for the global batch (None under `jit`, where the
+      compiler partitions the global computation). BatchNorm layers must be
+      built with the same axis name to normalise over the global batch.
 
   Returns:
     The new state and scalar metrics of the last D update and of the G update.
@@ -237,20 +264,26 @@ def train_step(
   real = _check_batch(batch, n_critic)
   reals = jnp.split(real, n_critic)
   d_settings = dict(
-    loss=loss, gp_weight=gp_weight, r1_gamma=r1_gamma, r2_gamma=r2_gamma, d_joint=d_joint
+    loss=loss,
+    gp_weight=gp_weight,
+    r1_gamma=r1_gamma,
+    r2_gamma=r2_gamma,
+    d_joint=d_joint,
+    axis_name=axis_name,
   )
+  latent = lambda rng, n: sample_latent(state, rng, n, axis_name)
   d = state.d
   for i in range(n_critic - 1):
     z_rng, pen_rng = _update_rngs(state, i + 1)
-    fake, _ = state.g.apply(
-      state.g.params, sample_latent(state, z_rng, reals[i].shape[0]), train=True
-    )
+    fake, _ = state.g.apply(state.g.params, latent(z_rng, reals[i].shape[0]), train=True)
     d, _ = _d_update(d, reals[i], fake, pen_rng, **d_settings)
   z_rng, pen_rng = _update_rngs(state, 0)  # the last D update shares its fakes with G
-  fake, g_vjp, g_collections = _g_forward(state, sample_latent(state, z_rng, reals[-1].shape[0]))
+  fake, g_vjp, g_collections = _g_forward(state, latent(z_rng, reals[-1].shape[0]))
   d, d_metrics = _d_update(d, reals[-1], fake, pen_rng, **d_settings)
   state = state.replace(d=d)
-  g, g_metrics = _g_update(state, fake, g_vjp, g_collections, reals[-1], loss=loss)
+  g, g_metrics = _g_update(
+    state, fake, g_vjp, g_collections, reals[-1], loss=loss, axis_name=axis_name
+  )
   state = state.replace(step=state.step + 1, g=g, ema=_update_ema(state.ema, g, ema_decay))
   return state, {**d_metrics, **g_metrics}
 
@@ -263,6 +296,7 @@ STEP_SETTINGS: tuple[str, ...] = (
   'r2_gamma',
   'ema_decay',
   'd_joint',
+  'axis_name',
 )
 
 

@@ -74,12 +74,17 @@ def example_shape(config: ml_collections.ConfigDict) -> tuple[int, ...]:
   return (config.data.size, config.data.size, config.data.channels)
 
 
-def create_state(config: ml_collections.ConfigDict) -> state_lib.GANState:
-  """The initial game of `config` (deterministic in `config.seed`)."""
+def create_state(
+  config: ml_collections.ConfigDict, bn_axis_name: str | None = None
+) -> state_lib.GANState:
+  """The initial game of `config` (deterministic in `config.seed`).
+
+  `bn_axis_name` names pmap's device axis for BatchNorm (None under jit).
+  """
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   dtype = jnp.bfloat16 if config.train.half_precision else None
   try:
-    g, d = models.create_models(config.model.name, kwargs, dtype=dtype)
+    g, d = models.create_models(config.model.name, kwargs, dtype=dtype, bn_axis_name=bn_axis_name)
   except ValueError as e:
     raise ConfigError(str(e)) from e
   latent_dim = config.model.latent_dim
@@ -99,6 +104,11 @@ def create_state(config: ml_collections.ConfigDict) -> state_lib.GANState:
 def validate(config: ml_collections.ConfigDict) -> None:
   configs.validate(config)
   step_settings(config)
+  if config.parallel == 'pmap' and config.loss.name == 'relativistic_average':
+    raise ConfigError(
+      "config.loss.name='relativistic_average' averages logits over the batch; "
+      "under config.parallel='pmap' that would be per device: use 'jit'"
+    )
   if config.data.source != 'toy2d' and config.model.name == 'dcgan':
     if (config.data.size, config.data.channels) != (config.model.size, config.model.channels):
       raise ConfigError(
@@ -142,15 +152,18 @@ class _StopRequest:
 class _Evaluator:
   """Sample grids (images) or scatter plots and mode coverage (2-D mixtures)."""
 
-  def __init__(self, config: ml_collections.ConfigDict, workdir: str, writer):
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str, writer, dp, is_main):
     self.config = config
+    self.dp = dp
+    self.is_main = is_main  # every process computes samples; process 0 writes them
     self.sample_dir = os.path.join(workdir, 'samples')
     self.writer = writer
     self.mixture = toy2d.get_mixture(config.data.name) if config.data.source == 'toy2d' else None
     self._generate = jax.jit(steps.generate)
 
   def samples(self, state, z) -> np.ndarray:
-    return np.asarray(jax.device_get(self._generate(state, z)))
+    """G's outputs for latents `z`, from the logical (unplaced) `state`."""
+    return self.dp.fetch(self._generate(state, self.dp.replicate(np.asarray(z))))
 
   def __call__(self, state, z, name: str, step: int) -> tuple[str, dict[str, float]]:
     samples = self.samples(state, z)
@@ -160,7 +173,9 @@ class _Evaluator:
       metrics = toy2d.mode_coverage(self.mixture, samples)
     else:
       image = images.make_grid(samples)
-    path = images.save_png(image, os.path.join(self.sample_dir, f'{name}.png'))
+    path = os.path.join(self.sample_dir, f'{name}.png')
+    if self.is_main:
+      images.save_png(image, path)
     self.writer.image(step, 'samples', image)
     if metrics:
       self.writer.scalars(step, {f'eval/{k}': v for k, v in metrics.items()})
@@ -172,13 +187,14 @@ class _Evaluator:
     rows, cols = self.config.eval.interpolation_rows, self.config.eval.interpolation_steps
     ends = np.asarray(jax.random.normal(rng, (2, rows, *state.latent_shape)))
     z = images.slerp(ends[0], ends[1], np.linspace(0.0, 1.0, cols)).reshape(rows * cols, -1)
-    grid = images.make_grid(self.samples(state, jnp.asarray(z)), ncol=cols)
-    return images.save_png(grid, os.path.join(self.sample_dir, 'interpolation.png'))
+    grid = images.make_grid(self.samples(state, z), ncol=cols)
+    path = os.path.join(self.sample_dir, 'interpolation.png')
+    return images.save_png(grid, path) if self.is_main else path
 
 
-def _mean_metrics(pending: list[tuple[int, dict]]) -> dict[str, float]:
+def _mean_metrics(pending: list[tuple[int, dict]], dp: parallel.DataParallel) -> dict[str, float]:
   """Averages fetched per-step metrics; raises NonFiniteError at the first bad step."""
-  host = jax.device_get([m for _, m in pending])
+  host = dp.fetch([m for _, m in pending], per_device=True)
   for (step, _), values in zip(pending, host, strict=True):
     bad = {k: float(v) for k, v in values.items() if not np.isfinite(v)}
     if bad:
@@ -196,12 +212,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     ConfigError, DataError, CheckpointError: bad input, before any work is lost.
     NonFiniteError: a loss became NaN/inf; the last good checkpoint is kept.
   """
+  parallel.initialize_distributed(config.distributed)
   validate(config)
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
   config_dict = config.to_dict()
-  mesh = parallel.create_mesh(config.parallel.num_devices)
-  parallel.check_batch_size(config.train.batch_size, mesh)
+  dp = parallel.DataParallel(config.parallel, config.num_devices)
+  dp.check_batch_size(config.train.batch_size)
 
   ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   ckpt.check_same_experiment(config_dict)
@@ -213,24 +230,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     process_count=jax.process_count(),
   )
 
-  state = create_state(config)
+  state = dp.put_state(create_state(config, bn_axis_name=dp.axis_name))
   if ckpt.latest_step() is not None:
-    state = ckpt.restore(state)
-    logging.info('Resumed from %s at step %d.', ckpt.directory, int(state.step))
-  state = parallel.replicate(state, mesh)
-  start = int(state.step)
+    # Restored onto this run's placement: any device count, either mode.
+    state = dp.put_state(ckpt.restore(dp.get_state(state)))
+  start = int(dp.fetch(state.step, per_device=True))
+  if start:
+    logging.info('Resumed from %s at step %d.', ckpt.directory, start)
   if is_main:
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       json.dump(config_dict, f, indent=2)
 
   writer = writers.MetricWriter(workdir, enabled=is_main)
-  evaluator = _Evaluator(config, workdir, writer)
+  evaluator = _Evaluator(config, workdir, writer, dp, is_main)
   eval_rng = jax.random.fold_in(jax.random.key(config.seed), 0x5EED)
   fixed_z = jax.random.normal(eval_rng, (config.eval.num_samples, *state.latent_shape))
-  train_step = parallel.compile_train_step(
-    functools.partial(steps.train_step, **step_settings(config)), mesh
-  )
+  train_step = dp.compile(functools.partial(steps.train_step, **step_settings(config)))
   all_finite = jax.jit(_all_finite)
 
   num_steps = config.train.num_steps
@@ -251,7 +267,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     if not pending:
       return {}
     try:
-      values = _mean_metrics(pending)
+      values = _mean_metrics(pending, dp)
     except NonFiniteError as e:
       where = f'step {last_good} in {ckpt.directory}' if last_good is not None else 'none'
       raise NonFiniteError(
@@ -287,12 +303,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   def save(step: int) -> None:
     nonlocal last_good
     flush_metrics(step)
-    if not bool(all_finite(state)):
+    if not bool(dp.fetch(all_finite(dp.get_state(state)))):
       raise NonFiniteError(
         f'the state has non-finite values at step {step}; not saved. Last '
         f'good checkpoint: step {last_good} in {ckpt.directory}.'
       )
-    ckpt.save(step, state, config_dict)
+    ckpt.save(step, dp.get_state(state), config_dict)
     last_good = step
 
   with _StopRequest() as stop:
@@ -300,7 +316,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       step = start
       for step in range(start + 1, num_steps + 1):
         t0 = time.perf_counter()
-        batch = parallel.shard_batch(next(iterator), mesh)
+        batch = dp.shard_batch(next(iterator))
         input_wait += time.perf_counter() - t0
         state, metrics = train_step(state, batch)
         pending.append((step, metrics))
@@ -314,7 +330,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
         elif step % parallel.MAX_STEPS_IN_FLIGHT == 0:
           jax.block_until_ready(metrics)
         if step % config.train.sample_every == 0:
-          evaluator(state, fixed_z, f'step_{step:07d}', step)
+          evaluator(dp.get_state(state), fixed_z, f'step_{step:07d}', step)
         if step % config.train.checkpoint_every == 0:
           save(step)
         if stop.signal_name:
@@ -325,11 +341,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
             step,
             ckpt.directory,
           )
-          return state
+          return dp.get_state(state)
       if start < num_steps:
         save(num_steps)
-      path, metrics = evaluator(state, fixed_z, 'final', num_steps)
-      strip = evaluator.interpolation(state, jax.random.fold_in(eval_rng, 1))
+      path, metrics = evaluator(dp.get_state(state), fixed_z, 'final', num_steps)
+      strip = evaluator.interpolation(dp.get_state(state), jax.random.fold_in(eval_rng, 1))
       if is_main:
         if metrics:
           with open(os.path.join(workdir, 'results.json'), 'w') as f:
@@ -342,7 +358,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           ckpt.directory,
           os.path.join(workdir, 'tb'),
         )
-      return state
+      return dp.get_state(state)
     finally:
       progress.close()
       iterator.close()

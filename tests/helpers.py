@@ -22,7 +22,7 @@ def load_config(path: str, arg: str | None = None):
 def smoke_config(path: str = 'experiments/dcgan/digits.py', **overrides):
   """The smoke variant on one device (8 fake CPU devices share 2 cores: slow)."""
   config = load_config(path, 'smoke')
-  config.parallel.num_devices = 1
+  config.num_devices = 1
   for key, value in overrides.items():
     section, name = key.split('__')
     config[section][name] = value

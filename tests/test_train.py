@@ -117,7 +117,7 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
       f'--workdir={workdir}',
       '--config.train.num_steps=100000',
       '--config.train.checkpoint_every=100000',
-      '--config.parallel.num_devices=1',
+      '--config.num_devices=1',
     ],
     tmp_path,
   )
@@ -188,7 +188,7 @@ def test_mnist_config_trains_on_mock_tfds(tmp_path):
 def test_eight_devices_train_the_smoke_config(tmp_path):
   assert jax.device_count() == 8
   config = smoke_config()
-  config.parallel.num_devices = 0
+  config.num_devices = 0
   state = train.train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 6
   assert len(state.g.step.sharding.device_set) == 8

@@ -18,6 +18,7 @@ def _dcgan(
   g_conv_impl: str = 'fast',
   d_conv_impl: str = 'fast',
   dtype: Any = None,
+  bn_axis_name: str | None = None,
 ):
   g = dcgan.Generator(
     size=size,
@@ -26,9 +27,15 @@ def _dcgan(
     latent_dim=latent_dim,
     conv_impl=g_conv_impl,
     dtype=dtype,
+    bn_axis_name=bn_axis_name,
   )
   d = dcgan.Discriminator(
-    size=size, channels=channels, width=width, conv_impl=d_conv_impl, dtype=dtype
+    size=size,
+    channels=channels,
+    width=width,
+    conv_impl=d_conv_impl,
+    dtype=dtype,
+    bn_axis_name=bn_axis_name,
   )
   return g, d
 
@@ -41,10 +48,15 @@ def _mlp(
   d_hidden=(128, 128),
   g_batchnorm: bool = False,
   dtype: Any = None,
+  bn_axis_name: str | None = None,
 ):
   del dtype  # tiny models compute in float32
   g = mlp.Generator(
-    hidden=tuple(g_hidden), data_dim=data_dim, latent_dim=latent_dim, batchnorm=g_batchnorm
+    hidden=tuple(g_hidden),
+    data_dim=data_dim,
+    latent_dim=latent_dim,
+    batchnorm=g_batchnorm,
+    bn_axis_name=bn_axis_name,
   )
   return g, mlp.Discriminator(hidden=tuple(d_hidden), data_dim=data_dim)
 

@@ -59,6 +59,7 @@ class Generator(nn.Module):
   latent_dim: int = 100
   conv_impl: str = 'fast'
   dtype: Any = None
+  bn_axis_name: str | None = None  # the pmap axis: BatchNorm statistics over the global batch
 
   @nn.compact
   def __call__(self, z: Array, train: bool = True) -> Array:
@@ -76,6 +77,7 @@ class Generator(nn.Module):
       kernel_init=nn.initializers.normal(0.02),
     )
     norm = lambda: nn.BatchNorm(
+      axis_name=self.bn_axis_name,
       use_running_average=not train,
       momentum=0.9,
       epsilon=1e-5,
@@ -104,6 +106,7 @@ class Discriminator(nn.Module):
   width: int = 64
   conv_impl: str = 'fast'
   dtype: Any = None
+  bn_axis_name: str | None = None  # the pmap axis: BatchNorm statistics over the global batch
 
   @nn.compact
   def __call__(self, x: Array, train: bool = True) -> Array:
@@ -129,6 +132,7 @@ class Discriminator(nn.Module):
       features *= 2
       x = conv(features, 4, 2, 1)(x)
       x = nn.BatchNorm(
+        axis_name=self.bn_axis_name,
         use_running_average=not train,
         momentum=0.9,
         epsilon=1e-5,

@@ -23,6 +23,7 @@ class Generator(nn.Module):
   data_dim: int = 2
   latent_dim: int = 2
   batchnorm: bool = False
+  bn_axis_name: str | None = None  # the pmap axis: BatchNorm statistics over the global batch
 
   @nn.compact
   def __call__(self, z: Array, train: bool = True) -> Array:
@@ -32,7 +33,9 @@ class Generator(nn.Module):
     for width in self.hidden:
       x = nn.Dense(width)(x)
       if self.batchnorm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+        x = nn.BatchNorm(
+          use_running_average=not train, momentum=0.9, epsilon=1e-5, axis_name=self.bn_axis_name
+        )(x)
       x = nn.relu(x)
     return nn.Dense(self.data_dim)(x).astype(jnp.float32)
 
