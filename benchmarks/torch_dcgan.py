@@ -13,12 +13,13 @@ step seconds, img/s and peak RSS.
 
 import argparse
 import json
-import resource
 import statistics
 import time
 
 import torch
 from torch import nn
+
+from jaxgan.bench import peak_host_bytes  # no JAX import: bench imports it lazily
 
 
 def _levels(size: int) -> tuple[int, int]:
@@ -60,18 +61,6 @@ def build_discriminator(width: int, channels: int, size: int) -> nn.Sequential:
     feats *= 2
   layers += [nn.Conv2d(feats, 1, base, 1, 0, bias=False)]
   return nn.Sequential(*layers)
-
-
-def _peak_host_bytes() -> int:
-  """Peak resident memory (VmHWM: unlike ru_maxrss it does not inherit the parent's peak)."""
-  try:
-    with open('/proc/self/status') as f:
-      for line in f:
-        if line.startswith('VmHWM:'):
-          return int(line.split()[1]) * 1024
-  except OSError:
-    pass
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main() -> None:
@@ -116,7 +105,7 @@ def main() -> None:
     step()
     times.append(time.perf_counter() - start)
   median = statistics.median(times)
-  peak = torch.cuda.max_memory_allocated() if dev.type == 'cuda' else _peak_host_bytes()
+  peak = torch.cuda.max_memory_allocated() if dev.type == 'cuda' else peak_host_bytes()
   print(
     json.dumps(
       {

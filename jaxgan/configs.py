@@ -38,6 +38,7 @@ def _adam(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999) -> Co
 def base() -> ConfigDict:
   """Sections common to every experiment."""
   config = ConfigDict()
+  config.game = 'gan'  # 'gan' (unconditional: DCGAN, 2-D MLP) or 'cyclegan'
   config.seed = 0
 
   config.optimizer = ConfigDict({'g': _adam(), 'd': _adam()})
@@ -135,10 +136,75 @@ def toy2d_base() -> ConfigDict:
   return config
 
 
+def cyclegan_base() -> ConfigDict:
+  """CycleGAN with the reference defaults (ResNet-9 G, 70x70 PatchGAN, LSGAN, pool 50)."""
+  config = base()
+  config.game = 'cyclegan'
+  size = config_dict.FieldReference(256)
+  config.model = ConfigDict()
+  config.model.name = 'cyclegan'
+  config.model.size = size
+  config.model.channels = 3
+  config.model.features = 64
+  config.model.num_blocks = 9  # 6 at 128x128
+  config.model.d_features = 64
+  config.model.d_layers = 3
+  config.model.conv_impl = 'fast'
+
+  config.data = ConfigDict()
+  config.data.source = 'folder'  # digits_mapping | folder | tfds
+  config.data.name = ''  # TFDS name, e.g. cycle_gan/horse2zebra
+  config.data.data_dir = ''
+  config.data.path = ''  # a folder with trainA/, trainB/ (testA/, testB/)
+  config.data.image_key = 'image'
+  config.data.size = size  # the random crop
+  config.data.load_size = 286  # images are resized to this first (the reference's jitter)
+  config.data.channels = 3
+  config.data.random_flip = True
+  config.data.num_threads = 4
+  config.data.prefetch = 4
+
+  config.loss = ConfigDict()
+  config.loss.name = 'least_squares'
+  config.loss.cycle_weight = 10.0
+  config.loss.identity_weight = 0.5  # x cycle_weight
+  config.loss.g_adv_weight = 2.0  # the reference's MSE(D(G(x)), 1) = 2 x LSGAN's (f - 1)^2 / 2
+  config.loss.pool_size = 50
+
+  for who in ('g', 'd'):  # constant learning rate, then linear decay to 0
+    config.optimizer[who].constant_steps = 100_000
+    config.optimizer[who].decay_steps = 100_000
+  config.train.batch_size = 1
+  config.train.num_steps = 200_000
+  config.train.use_ema = False
+  config.train.log_every = 100
+  config.eval.num_samples = 4  # held-out images per direction in the sample grids
+  return config
+
+
+def pix2pix_base() -> ConfigDict:
+  """pix2pix with the reference defaults (U-Net-256 G, 70x70 PatchGAN on (A, B), L1 x 100)."""
+  config = cyclegan_base()
+  config.game = 'pix2pix'
+  config.model.name = 'pix2pix'
+  for key in ('num_blocks',):
+    del config.model[key]
+  config.model.num_downs = 8
+  config.model.dropout = 0.5
+  config.data.source = 'folder'  # digits_mapping | folder (train/ and test/ or val/, A|B images)
+  del config.data['name']
+  del config.data['image_key']
+  config.loss = ConfigDict()
+  config.loss.name = 'non_saturating'  # the reference's 'vanilla'
+  config.loss.l1_weight = 100.0
+  config.loss.d_weight = 0.5
+  return config
+
+
 def smoke(config: ConfigDict) -> ConfigDict:
   """Shrinks any config to a seconds-long CPU run (same code paths, tiny sizes)."""
   config.train.num_steps = 6
-  config.train.batch_size = 8 * config.loss.n_critic
+  config.train.batch_size = 8 * config.loss.get('n_critic', 1)
   config.train.log_every = 2
   config.train.sample_every = 3
   config.train.checkpoint_every = 3
@@ -155,6 +221,16 @@ def smoke(config: ConfigDict) -> ConfigDict:
   elif config.model.name == 'mlp':
     config.model.g_hidden = (32, 32)
     config.model.d_hidden = (32, 32)
+  elif config.model.name in ('cyclegan', 'pix2pix'):
+    config.train.batch_size = 2
+    config.model.features, config.model.d_features = 8, 8
+    if config.model.name == 'cyclegan':
+      config.model.num_blocks = 1
+    config.model.size = min(config.model.size, 32)
+    config.data.load_size = config.model.size + 4
+    config.eval.num_samples = 2
+    for who in ('g', 'd'):
+      config.optimizer[who].constant_steps, config.optimizer[who].decay_steps = 3, 3
   return config
 
 
@@ -180,10 +256,11 @@ def validate(config: ConfigDict) -> None:
   ):
     if train[key] < 1:
       raise errors.ConfigError(f'config.train.{key} must be >= 1; got {train[key]}')
-  if train.batch_size % config.loss.n_critic:
+  n_critic = config.loss.get('n_critic', 1)
+  if train.batch_size % n_critic:
     raise errors.ConfigError(
       f'config.train.batch_size={train.batch_size} must divide into '
-      f'config.loss.n_critic={config.loss.n_critic} D batches'
+      f'config.loss.n_critic={n_critic} D batches'
     )
   if train.use_ema and not 0.0 <= train.ema_decay < 1.0:
     raise errors.ConfigError(f'config.train.ema_decay must be in [0, 1); got {train.ema_decay}')

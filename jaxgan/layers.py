@@ -145,48 +145,6 @@ def conv_transpose(
   return y[:, padding : padding + out_h, padding : padding + out_w, :]
 
 
-class ConvTranspose(nn.Module):
-  """`ConvTranspose2d(kernel_size, strides, padding)` with PyTorch semantics, NHWC.
-
-  Attributes:
-    features: output channels.
-    kernel_size: square kernel size `k`.
-    strides: stride `s`.
-    padding: PyTorch padding `p`.
-    use_bias: add a bias.
-    impl: see `conv_transpose`.
-    dtype: compute dtype (None: from inputs and params).
-    param_dtype: parameter dtype.
-    kernel_init: initialiser of the `[k, k, I, O]` kernel.
-  """
-
-  features: int
-  kernel_size: int
-  strides: int = 1
-  padding: int = 0
-  use_bias: bool = True
-  impl: str = 'subpixel'
-  dtype: Dtype | None = None
-  param_dtype: Dtype = jnp.float32
-  kernel_init: Callable[..., Array] = nn.initializers.lecun_normal()
-  bias_init: Callable[..., Array] = nn.initializers.zeros_init()
-
-  @nn.compact
-  def __call__(self, x: Array) -> Array:
-    k = self.kernel_size
-    kernel = self.param(
-      'kernel', self.kernel_init, (k, k, x.shape[-1], self.features), self.param_dtype
-    )
-    bias = (
-      self.param('bias', self.bias_init, (self.features,), self.param_dtype)
-      if self.use_bias
-      else None
-    )
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = conv_transpose(x, kernel, stride=self.strides, padding=self.padding, impl=self.impl)
-    return y if bias is None else y + bias
-
-
 def conv(
   x: Array,
   kernel: Array,
@@ -233,19 +191,35 @@ def conv(
   return jnp.dot(patches, kernel.reshape(k * k * c_in, c_out), precision=precision)
 
 
-class Conv(nn.Module):
-  """`Conv2d(kernel_size, strides, padding)` with PyTorch semantics, NHWC; see `conv`."""
+class _PyTorchConv(nn.Module):
+  """Shared parameters of `Conv` and `ConvTranspose`: a `[k, k, I, O]` kernel and a bias.
+
+  Attributes:
+    features: output channels.
+    kernel_size: square kernel size `k`.
+    strides: stride `s`.
+    padding: PyTorch padding `p`.
+    use_bias: add a bias.
+    impl: see `conv` / `conv_transpose`.
+    dtype: compute dtype (None: from inputs and params).
+    param_dtype: parameter dtype.
+    kernel_init: initialiser of the kernel.
+    bias_init: initialiser of the bias.
+  """
 
   features: int
   kernel_size: int
   strides: int = 1
   padding: int = 0
   use_bias: bool = True
-  impl: str = 'xla'
+  impl: str = 'fast'
   dtype: Dtype | None = None
   param_dtype: Dtype = jnp.float32
   kernel_init: Callable[..., Array] = nn.initializers.lecun_normal()
   bias_init: Callable[..., Array] = nn.initializers.zeros_init()
+
+  def _op(self, x: Array, kernel: Array) -> Array:
+    raise NotImplementedError
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -259,8 +233,35 @@ class Conv(nn.Module):
       else None
     )
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = conv(x, kernel, stride=self.strides, padding=self.padding, impl=self.impl)
+    y = self._op(x, kernel)
     return y if bias is None else y + bias
+
+
+class Conv(_PyTorchConv):
+  """`Conv2d(kernel_size, strides, padding)` with PyTorch semantics, NHWC; see `conv`."""
+
+  def _op(self, x: Array, kernel: Array) -> Array:
+    return conv(x, kernel, stride=self.strides, padding=self.padding, impl=self.impl)
+
+
+class ConvTranspose(_PyTorchConv):
+  """`ConvTranspose2d(kernel_size, strides, padding)` with PyTorch semantics, NHWC.
+
+  The kernel is `[k, k, I, O]` in scatter form (PyTorch's `weight[I, O, k, k]`
+  transposed to `(2, 3, 0, 1)`); see `conv_transpose`.
+  """
+
+  output_padding: int = 0
+
+  def _op(self, x: Array, kernel: Array) -> Array:
+    return conv_transpose(
+      x,
+      kernel,
+      stride=self.strides,
+      padding=self.padding,
+      output_padding=self.output_padding,
+      impl=self.impl,
+    )
 
 
 def _xla_conv(

@@ -21,7 +21,7 @@ def load_state(workdir: str):
   if step is None:
     raise CheckpointError(f'no checkpoint in {ckpt.directory}; train first')
   config = ml_collections.ConfigDict(ckpt.stored_config(step))
-  state = ckpt.restore(train.create_state(config), step)
+  state = ckpt.restore(train.get_game(config).create_state(config), step)
   ckpt.close()
   return config, state
 

@@ -13,41 +13,31 @@ import json
 import os
 import signal
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 import tqdm
 from absl import logging
 
-from jaxgan import checkpoint, configs, images, models, parallel, steps, writers
+from jaxgan import (
+  checkpoint,
+  configs,
+  cyclegan,
+  images,
+  models,
+  optim,
+  parallel,
+  pix2pix,
+  steps,
+  writers,
+)
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, toy2d
 from jaxgan.errors import ConfigError, NonFiniteError
-
-OPTIMIZERS = {
-  'adam': optax.adam,
-  'adamw': optax.adamw,
-  'rmsprop': optax.rmsprop,
-  'sgd': optax.sgd,
-}
-
-
-def create_optimizer(config: ml_collections.ConfigDict, who: str) -> optax.GradientTransformation:
-  """An optax optimizer from `{'name': ..., **kwargs}`."""
-  kwargs = dict(config)
-  name = kwargs.pop('name')
-  if name not in OPTIMIZERS:
-    raise ConfigError(
-      f'unknown config.optimizer.{who}.name {name!r}; known: {", ".join(sorted(OPTIMIZERS))}'
-    )
-  try:
-    return OPTIMIZERS[name](**kwargs)
-  except TypeError as e:
-    raise ConfigError(f'config.optimizer.{who}: {e}') from e
 
 
 def step_settings(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -92,8 +82,8 @@ def create_state(
     jax.random.key(config.seed),
     generator=g,
     discriminator=d,
-    g_tx=create_optimizer(config.optimizer.g, 'g'),
-    d_tx=create_optimizer(config.optimizer.d, 'd'),
+    g_tx=optim.create_optimizer(config.optimizer.g, 'g'),
+    d_tx=optim.create_optimizer(config.optimizer.d, 'd'),
     g_inputs=[jnp.zeros((1, latent_dim))],
     d_inputs=[jnp.zeros((1, *example_shape(config)))],
     latent_shape=(latent_dim,),
@@ -155,6 +145,9 @@ class _Evaluator:
   def __init__(self, config: ml_collections.ConfigDict, workdir: str, writer, dp, is_main):
     self.config = config
     self.dp = dp
+    self.rng = jax.random.fold_in(jax.random.key(config.seed), 0x5EED)
+    # A fixed latent batch: grids are comparable across steps and across a resume.
+    self.z = jax.random.normal(self.rng, (config.eval.num_samples, config.model.latent_dim))
     self.is_main = is_main  # every process computes samples; process 0 writes them
     self.sample_dir = os.path.join(workdir, 'samples')
     self.writer = writer
@@ -165,8 +158,8 @@ class _Evaluator:
     """G's outputs for latents `z`, from the logical (unplaced) `state`."""
     return self.dp.fetch(self._generate(state, self.dp.replicate(np.asarray(z))))
 
-  def __call__(self, state, z, name: str, step: int) -> tuple[str, dict[str, float]]:
-    samples = self.samples(state, z)
+  def __call__(self, state, name: str, step: int) -> tuple[str, dict[str, float]]:
+    samples = self.samples(state, self.z)
     metrics = {}
     if self.mixture is not None:
       image = images.render_points(samples, self.mixture.means)
@@ -180,6 +173,11 @@ class _Evaluator:
     if metrics:
       self.writer.scalars(step, {f'eval/{k}': v for k, v in metrics.items()})
     return path, metrics
+
+  def final(self, state) -> list[str]:
+    """Extra outputs at the end of training: the latent interpolation strip."""
+    strip = self.interpolation(state, jax.random.fold_in(self.rng, 1))
+    return [strip] if strip else []
 
   def interpolation(self, state, rng) -> str | None:
     if self.mixture is not None:
@@ -213,7 +211,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     NonFiniteError: a loss became NaN/inf; the last good checkpoint is kept.
   """
   parallel.initialize_distributed(config.distributed)
-  validate(config)
+  game = get_game(config)
+  game.validate(config)
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
   config_dict = config.to_dict()
@@ -222,15 +221,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
 
   ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   ckpt.check_same_experiment(config_dict)
-  batches = pipeline.create_batches(
-    config.data,
-    global_batch=config.train.batch_size,
-    seed=config.seed,
-    process_index=jax.process_index(),
-    process_count=jax.process_count(),
+  batches = game.create_batches(
+    config, process_index=jax.process_index(), process_count=jax.process_count()
   )
 
-  state = dp.put_state(create_state(config, bn_axis_name=dp.axis_name))
+  state = dp.put_state(game.create_state(config, bn_axis_name=dp.axis_name))
   if ckpt.latest_step() is not None:
     # Restored onto this run's placement: any device count, either mode.
     state = dp.put_state(ckpt.restore(dp.get_state(state)))
@@ -243,10 +238,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       json.dump(config_dict, f, indent=2)
 
   writer = writers.MetricWriter(workdir, enabled=is_main)
-  evaluator = _Evaluator(config, workdir, writer, dp, is_main)
-  eval_rng = jax.random.fold_in(jax.random.key(config.seed), 0x5EED)
-  fixed_z = jax.random.normal(eval_rng, (config.eval.num_samples, *state.latent_shape))
-  train_step = dp.compile(functools.partial(steps.train_step, **step_settings(config)))
+  evaluator = game.evaluator(config, workdir, writer, dp, is_main)
+  train_step = dp.compile(game.step_fn(config))
   all_finite = jax.jit(_all_finite)
 
   num_steps = config.train.num_steps
@@ -330,7 +323,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
         elif step % parallel.MAX_STEPS_IN_FLIGHT == 0:
           jax.block_until_ready(metrics)
         if step % config.train.sample_every == 0:
-          evaluator(dp.get_state(state), fixed_z, f'step_{step:07d}', step)
+          evaluator(dp.get_state(state), f'step_{step:07d}', step)
         if step % config.train.checkpoint_every == 0:
           save(step)
         if stop.signal_name:
@@ -344,8 +337,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           return dp.get_state(state)
       if start < num_steps:
         save(num_steps)
-      path, metrics = evaluator(dp.get_state(state), fixed_z, 'final', num_steps)
-      strip = evaluator.interpolation(dp.get_state(state), jax.random.fold_in(eval_rng, 1))
+      path, metrics = evaluator(dp.get_state(state), 'final', num_steps)
+      extra = evaluator.final(dp.get_state(state))
       if is_main:
         if metrics:
           with open(os.path.join(workdir, 'results.json'), 'w') as f:
@@ -354,7 +347,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           'Done at step %d. Samples: %s%s. Checkpoints: %s. TensorBoard: tensorboard --logdir %s',
           num_steps,
           path,
-          f', interpolation: {strip}' if strip else '',
+          ''.join(f', {p}' for p in extra),
           ckpt.directory,
           os.path.join(workdir, 'tb'),
         )
@@ -364,3 +357,55 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       iterator.close()
       ckpt.close()
       writer.close()
+
+
+class Game(NamedTuple):
+  """What differs between games; the loop, checkpoints and logs are shared."""
+
+  validate: Callable[[ml_collections.ConfigDict], None]
+  create_state: Callable[..., state_lib.GANState]
+  step_fn: Callable[[ml_collections.ConfigDict], Callable]
+  create_batches: Callable[..., pipeline.BatchSource]
+  evaluator: Callable[..., Any]
+
+
+def _create_unconditional_batches(config, *, process_index: int = 0, process_count: int = 1):
+  return pipeline.create_batches(
+    config.data,
+    global_batch=config.train.batch_size,
+    seed=config.seed,
+    process_index=process_index,
+    process_count=process_count,
+  )
+
+
+GAMES: dict[str, Game] = {
+  'gan': Game(
+    validate,
+    create_state,
+    lambda config: functools.partial(steps.train_step, **step_settings(config)),
+    _create_unconditional_batches,
+    _Evaluator,
+  ),
+  'cyclegan': Game(
+    cyclegan.validate,
+    cyclegan.create_state,
+    cyclegan.step_fn,
+    cyclegan.create_batches,
+    cyclegan.Evaluator,
+  ),
+  'pix2pix': Game(
+    pix2pix.validate,
+    pix2pix.create_state,
+    pix2pix.step_fn,
+    pix2pix.create_batches,
+    pix2pix.Evaluator,
+  ),
+}
+
+
+def get_game(config: ml_collections.ConfigDict) -> Game:
+  name = config.get('game', 'gan')
+  if name not in GAMES:
+    raise ConfigError(f'unknown config.game {name!r}; known: {", ".join(sorted(GAMES))}')
+  return GAMES[name]

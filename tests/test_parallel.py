@@ -55,8 +55,9 @@ def test_devices_and_modes_agree(one_device_run, mode, num_devices):
   for ours, ref in zip(losses, ref_losses, strict=True):
     for key in ('d_loss', 'g_loss', 'd_real_logit', 'd_fake_logit'):
       np.testing.assert_allclose(ours[key], ref[key], rtol=2e-4, atol=2e-5, err_msg=key)
-  chex.assert_trees_all_close(jax.tree.leaves(state), jax.tree.leaves(ref_state), rtol=2e-3,
-                              atol=2e-5)
+  chex.assert_trees_all_close(
+    jax.tree.leaves(state), jax.tree.leaves(ref_state), rtol=2e-3, atol=2e-5
+  )
 
 
 def test_bad_parallel_settings():
@@ -89,9 +90,12 @@ def test_checkpoints_move_across_device_counts(tmp_path, first, second):
   train.train_and_evaluate(half, str(tmp_path / 'moved'))
   state = train.train_and_evaluate(config, str(tmp_path / 'moved'))  # resumes at 3
   assert int(state.step) == 6
-  chex.assert_trees_all_close(_restore_leaves(tmp_path / 'moved', config),
-                              _restore_leaves(tmp_path / 'straight', config), rtol=2e-3,
-                              atol=2e-5)
+  chex.assert_trees_all_close(
+    _restore_leaves(tmp_path / 'moved', config),
+    _restore_leaves(tmp_path / 'straight', config),
+    rtol=2e-3,
+    atol=2e-5,
+  )
 
 
 def _free_port():
@@ -102,19 +106,40 @@ def _free_port():
 
 def test_two_processes_agree_with_one(tmp_path):
   port = _free_port()
-  common = ['--config=experiments/dcgan/digits.py:smoke', '--config.model.size=16',
-            '--config.model.width=4', '--config.model.latent_dim=8',
-            '--config.train.batch_size=8', '--config.train.num_steps=6']
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONUNBUFFERED='1',
-             XLA_FLAGS='--xla_force_host_platform_device_count=1')
+  common = [
+    '--config=experiments/dcgan/digits.py:smoke',
+    '--config.model.size=16',
+    '--config.model.width=4',
+    '--config.model.latent_dim=8',
+    '--config.train.batch_size=8',
+    '--config.train.num_steps=6',
+  ]
+  env = dict(
+    os.environ,
+    JAX_PLATFORMS='cpu',
+    PYTHONUNBUFFERED='1',
+    XLA_FLAGS='--xla_force_host_platform_device_count=1',
+  )
   procs = [
     subprocess.Popen(
-      [sys.executable, '-m', 'jaxgan.experiments.dcgan', *common, f'--workdir={tmp_path / "mp"}',
-       '--config.distributed.enabled=True', f'--config.distributed.process_id={i}',
-       f'--config.distributed.coordinator_address=127.0.0.1:{port}',
-       '--config.distributed.num_processes=2'],
-      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-      start_new_session=True)
+      [
+        sys.executable,
+        '-m',
+        'jaxgan.experiments.dcgan',
+        *common,
+        f'--workdir={tmp_path / "mp"}',
+        '--config.distributed.enabled=True',
+        f'--config.distributed.process_id={i}',
+        f'--config.distributed.coordinator_address=127.0.0.1:{port}',
+        '--config.distributed.num_processes=2',
+      ],
+      cwd=ROOT,
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+      start_new_session=True,
+    )
     for i in range(2)
   ]
   deadline, outputs = time.time() + 240, []
@@ -136,5 +161,9 @@ def test_two_processes_agree_with_one(tmp_path):
   config.model.size, config.model.width, config.model.latent_dim = 16, 4, 8
   config.train.batch_size, config.train.num_steps = 8, 6
   train.train_and_evaluate(config, str(tmp_path / 'sp'))
-  chex.assert_trees_all_close(_restore_leaves(tmp_path / 'mp', config),
-                              _restore_leaves(tmp_path / 'sp', config), rtol=2e-3, atol=2e-5)
+  chex.assert_trees_all_close(
+    _restore_leaves(tmp_path / 'mp', config),
+    _restore_leaves(tmp_path / 'sp', config),
+    rtol=2e-3,
+    atol=2e-5,
+  )

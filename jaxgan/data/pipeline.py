@@ -144,3 +144,66 @@ def create_batches(
     raise ConfigError(f'unknown config.data.source {data.source!r}; known: {known}')
   source = RECORD_SOURCES[data.source](data)
   return RecordBatches(source, seed=seed, random_flip=data.get('random_flip', False), **kw)
+
+
+def random_crop_flip(images: np.ndarray, size: int, flip: bool, rng: np.random.Generator):
+  """Per image: a random `size x size` crop (the reference's 286 -> 256 jitter), maybe mirrored."""
+  n, h, w = images.shape[:3]
+  if (h, w) == (size, size) and not flip:
+    return images
+  tops, lefts = rng.integers(0, h - size + 1, n), rng.integers(0, w - size + 1, n)
+  mirror = rng.random(n) < 0.5 if flip else np.zeros(n, bool)
+  out = np.stack(
+    [im[t : t + size, left : left + size] for im, t, left in zip(images, tops, lefts, strict=True)]
+  )
+  out[mirror] = out[mirror][:, :, ::-1]
+  return out
+
+
+class UnpairedBatches(BatchSource):
+  """`{'a', 'b'}` batches of two independently shuffled sources, with crop/flip jitter."""
+
+  def __init__(
+    self,
+    source_a: sources.Source,
+    source_b: sources.Source,
+    *,
+    seed: int,
+    crop_size: int,
+    random_flip: bool = False,
+    **kw,
+  ):
+    super().__init__(**kw)
+    self.a = RecordBatches(source_a, seed=seed, **kw)
+    self.b = RecordBatches(source_b, seed=seed + 1, **kw)  # independent orders: unpaired
+    self.seed, self.crop_size, self.random_flip = seed, crop_size, random_flip
+
+  def batch(self, step: int) -> Batch:
+    rng = np.random.default_rng([self.seed, step, self.process_index, 2])
+    jitter = lambda x: np.ascontiguousarray(
+      random_crop_flip(x, self.crop_size, self.random_flip, rng)
+    )
+    return {'a': jitter(self.a.batch(step)['real']), 'b': jitter(self.b.batch(step)['real'])}
+
+
+class PairedBatches(RecordBatches):
+  """`{'a', 'b'}` batches of paired records (`concat(a, b)` on channels), jittered together."""
+
+  def __init__(
+    self,
+    source: sources.Source,
+    *,
+    seed: int,
+    crop_size: int,
+    channels: int,
+    random_flip: bool = False,
+    **kw,
+  ):
+    super().__init__(source, seed=seed, **kw)
+    self.crop_size, self.channels, self.paired_flip = crop_size, channels, random_flip
+
+  def batch(self, step: int) -> Batch:
+    rng = np.random.default_rng([self.seed, step, self.process_index, 3])
+    pairs = random_crop_flip(super().batch(step)['real'], self.crop_size, self.paired_flip, rng)
+    a, b = np.split(np.ascontiguousarray(pairs), 2, axis=-1)
+    return {'a': np.ascontiguousarray(a), 'b': np.ascontiguousarray(b)}

@@ -132,14 +132,111 @@ def open_image(path: str) -> Image.Image:
   return image
 
 
-def folder_source(path: str, size: int, channels: int) -> Source:
-  """Every image under `path`; headers are checked up front so bad files fail early."""
-  files = list_images(path)
+def check_images(files: Sequence[str]) -> None:
+  """Reads every image header, so a bad file fails now, naming itself, not mid-training."""
   for f in files:
     try:
       with Image.open(f) as im:
         im.verify()
     except (UnidentifiedImageError, OSError) as e:
       raise DataError(f'cannot read image {f!r}: {e} (remove or replace the file)') from e
+
+
+def folder_source(path: str, size: int, channels: int) -> Source:
+  """Every image under `path`; headers are checked up front so bad files fail early."""
+  files = list_images(path)
+  check_images(files)
   load = lambda f: prepare_image(open_image(f), size, channels)
   return Source(len(files), _map_source(files, load), f'folder {path} ({len(files)} images)')
+
+
+# --- unpaired image-to-image data (CycleGAN) ---
+
+STROKE_COLOUR = np.array([1.0, 0.55, 0.15], np.float32)  # orange digits on black
+
+
+def known_mapping(a: np.ndarray) -> np.ndarray:
+  """The embedded dataset's ground truth B = T(A): invert and rotate the channels (R<-G<-B<-R).
+
+  Invertible: `inverse_known_mapping(known_mapping(a)) == a`.
+  """
+  return -a[..., [1, 2, 0]]
+
+
+def inverse_known_mapping(b: np.ndarray) -> np.ndarray:
+  return -b[..., [2, 0, 1]]
+
+
+def digits_unpaired(size: int, num_test: int = 197) -> dict[str, np.ndarray]:
+  """Unpaired A/B domains with a known mapping, from scikit-learn's bundled digits.
+
+  A: orange digits on black (`[-1, 1]`, 3 channels). B: `known_mapping` of
+  *other* digits: train A and train B come from disjoint halves, so no pair is
+  ever shown. The last `num_test` digits are held out: `test_a` and its true
+  image `test_b_true = known_mapping(test_a)`.
+  """
+  grey = (digits(size, 1).fetch(np.arange(1797))[..., 0] + 1.0) / 2.0  # [N, size, size] in [0, 1]
+  a = (grey[..., None] * STROKE_COLOUR) * 2.0 - 1.0
+  train, test = a[:-num_test], a[-num_test:]
+  half = len(train) // 2
+  return {
+    'train_a': train[:half],
+    'train_b': known_mapping(train[half:]),
+    'test_a': test,
+    'test_b_true': known_mapping(test),
+  }
+
+
+def array_source(images: np.ndarray, description: str) -> Source:
+  return Source(len(images), lambda idx: images[idx], description)
+
+
+def unpaired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
+  """`path/trainA`, `path/trainB` (required) and `path/testA`, `path/testB` (if present)."""
+  if not os.path.isdir(path):
+    raise DataError(f'CycleGAN folder {path!r} does not exist or is not a folder')
+  out = {}
+  for split in ('trainA', 'trainB', 'testA', 'testB'):
+    sub = os.path.join(path, split)
+    if not os.path.isdir(sub):
+      if split.startswith('train'):
+        raise DataError(
+          f'CycleGAN folder {path!r} has no {split}/ (the layout is trainA/, '
+          'trainB/ and optionally testA/, testB/)'
+        )
+      continue
+    out[split] = folder_source(sub, size, channels)
+  return out
+
+
+def paired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
+  """pix2pix's aligned layout: `path/train/` (and `test/` or `val/`) of A|B side-by-side images.
+
+  Each record is `concat(a, b)` on the channel axis, `[size, size, 2 * channels]`.
+  """
+  if not os.path.isdir(path):
+    raise DataError(f'pix2pix folder {path!r} does not exist or is not a folder')
+  if not os.path.isdir(os.path.join(path, 'train')):
+    raise DataError(
+      f'pix2pix folder {path!r} has no train/ (the layout is train/ and test/ or '
+      'val/, each image A and B side by side)'
+    )
+
+  def load(file: str) -> np.ndarray:
+    image = open_image(file)
+    w, h = image.size
+    if w < 2:
+      raise DataError(f'{file!r} is too narrow to hold A and B side by side')
+    halves = (image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, 2 * (w // 2), h)))
+    return np.concatenate([prepare_image(half, size, channels) for half in halves], -1)
+
+  out = {}
+  for split in ('train', 'test', 'val'):
+    folder = os.path.join(path, split)
+    if os.path.isdir(folder) and not (split == 'val' and 'test' in out):
+      listed = list_images(folder)
+      check_images(listed)
+      out['test' if split == 'val' else split] = Source(
+        len(listed), _map_source(listed, load), f'pix2pix {folder} ({len(listed)} pairs)'
+      )
+  return out

@@ -59,3 +59,27 @@ def run_or_exit(fn: Callable[[], object]) -> None:
     fn()
   except JaxganError as e:
     sys.exit(f'error: {e}')
+
+
+def train_main(config_flag, workdir_flag, games: tuple[str, ...], entry: str) -> Callable:
+  """An absl `main` that trains configs of the given games (the shared trainer)."""
+  from absl import app
+
+  from jaxgan import train
+
+  def main(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+
+    def run():
+      game = config_flag.value.get('game', 'gan')
+      if game not in games:
+        raise JaxganError(
+          f'{entry} trains {"/".join(games)} configs; this config is a {game!r} '
+          f'one: use jaxgan.experiments.{"dcgan" if game == "gan" else game}'
+        )
+      train.train_and_evaluate(config_flag.value, workdir_flag.value)
+
+    run_or_exit(run)
+
+  return main

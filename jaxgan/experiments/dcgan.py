@@ -8,7 +8,6 @@
 from absl import app, flags
 from ml_collections import config_flags
 
-from jaxgan import train
 from jaxgan.experiments import cli
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -17,12 +16,7 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and samples.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  cli.run_or_exit(lambda: train.train_and_evaluate(_CONFIG.value, _WORKDIR.value))
-
+main = cli.train_main(_CONFIG, _WORKDIR, ('gan',), 'jaxgan.experiments.dcgan')
 
 if __name__ == '__main__':
   app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,19 @@
+"""pix2pix on a folder in the reference aligned layout (facades, maps, edges2shoes, ...).
+
+`path/train/` and `path/test/` (or `val/`) hold images with A on the left half and
+B on the right, as the reference's datasets are distributed.
+
+Command:
+  python -m jaxgan.experiments.pix2pix --config=experiments/pix2pix/folder.py \\
+      --config.data.path=/data/facades --workdir=w/facades
+Expected: the reference recipe (U-Net-256, batch 1, 286 -> 256 jitter); not
+measured here (no dataset on the dev machine). TFDS has no pix2pix dataset wired yet.
+"""
+
+from jaxgan import configs
+
+
+def get_config(arg=None):
+  config = configs.pix2pix_base()
+  config.data.source = 'folder'
+  return configs.finalize(config, arg)

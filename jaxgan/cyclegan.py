@@ -1,0 +1,346 @@
+"""The CycleGAN game: two players in one `GANState`, the image pool, the pure step.
+
+G = {g_ab, g_ba} under one Adam, D = {d_a, d_b} under another (as the
+reference's optimizer_G over both generators). The order is the reference
+recipe's: G is updated first against the current D (adversarial + cycle +
+identity losses), then D on real images and on *pooled* fakes of that same
+forward pass (`stop_gradient`). The pool of the 50 last fakes per direction
+lives in `state.extra`, so a checkpoint resumes bit-exactly.
+"""
+
+import functools
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgan import images, losses, optim
+from jaxgan import state as state_lib
+from jaxgan.data import pipeline, sources
+from jaxgan.errors import ConfigError, DataError
+from jaxgan.models import cyclegan as cg
+from jaxgan.state import GANState
+
+Array = jax.Array
+Metrics = dict[str, Array]
+
+
+def create_pool(size: int, image_shape: tuple[int, ...]) -> dict[str, Array]:
+  """An empty history pool: `images [size, *image_shape]` and how many are filled."""
+  return {'images': jnp.zeros((size, *image_shape), jnp.float32), 'count': jnp.zeros((), jnp.int32)}
+
+
+def pool_query(pool: dict[str, Array], fakes: Array, rng: Array) -> tuple[dict, Array]:
+  """The reference ImagePool, one image at a time (`lax.scan`), in the jitted step.
+
+  While the pool is not full each fake is stored and returned. Once full, each
+  fake is, with probability 1/2, swapped with a random stored one (the stored
+  one is returned), else returned as is. A pool of size 0 returns the fakes.
+
+  Args:
+    pool: from `create_pool`.
+    fakes: `[B, ...]` new generated images.
+    rng: key.
+
+  Returns:
+    The new pool and the `[B, ...]` images D should see.
+  """
+  size = pool['images'].shape[0]
+  if size == 0:
+    return pool, fakes
+
+  def one(carry, inputs):
+    images, count = carry
+    fake, key = inputs
+    coin_key, index_key = jax.random.split(key)
+    full = count >= size
+    swap = full & (jax.random.uniform(coin_key) < 0.5)
+    index = jnp.where(full, jax.random.randint(index_key, (), 0, size), count)
+    returned = jnp.where(swap, images[index], fake)
+    images = images.at[index].set(jnp.where(full & ~swap, images[index], fake))
+    return (images, jnp.minimum(count + 1, size)), returned
+
+  keys = jax.random.split(rng, fakes.shape[0])
+  (images, count), returned = jax.lax.scan(one, (pool['images'], pool['count']), (fakes, keys))
+  return {'images': images, 'count': count}, returned
+
+
+def _patch_loss(fn, real_logits: Array, fake_logits: Array) -> Array:
+  """A loss table function on patch logits: every patch is an example."""
+  return jnp.mean(fn(real_logits.reshape(-1), fake_logits.reshape(-1)))
+
+
+def train_step(
+  state: GANState,
+  batch: dict[str, Array],
+  *,
+  loss: str = 'least_squares',
+  cycle_weight: float = 10.0,
+  identity_weight: float = 0.5,
+  g_adv_weight: float = 1.0,
+  axis_name: str | None = None,
+) -> tuple[GANState, Metrics]:
+  """One G update, then one D update on pooled fakes.
+
+  Args:
+    state: the game; `state.extra` holds `{'pool_a', 'pool_b'}`.
+    batch: `{'a': [B, H, W, C], 'b': [B, H, W, C]}`, unpaired.
+    loss: adversarial loss name from `losses.ADVERSARIAL_LOSSES` (reference: least squares).
+    cycle_weight: weight of `|g_ba(g_ab(a)) - a| + |g_ab(g_ba(b)) - b|` (reference 10).
+    identity_weight: identity loss weight as a fraction of `cycle_weight` (reference 0.5):
+      `|g_ab(b) - b| + |g_ba(a) - a|`.
+    g_adv_weight: weight of G's adversarial terms. The reference's G loss is
+      `MSE(D(G(x)), 1)`, twice the LSGAN table's `(f - 1)^2 / 2`: configs set 2.0.
+    axis_name: the pmap axis (gradients and metrics are averaged over it).
+
+  Returns:
+    The new state and scalar metrics.
+  """
+  adversarial = losses.get_adversarial_loss(loss)
+  if adversarial.g_needs_real:
+    raise ValueError(f'the CycleGAN step does not support {loss!r} (G would need real logits)')
+  a, b = batch['a'], batch['b']
+  g, d = state.g, state.d
+  pool_a_rng, pool_b_rng = jax.random.split(state.step_key())
+  judge = lambda params, x, which: d.apply(params, x, train=True, method=which)[0]
+
+  def g_loss_fn(params):
+    ab = lambda x: g.apply(params, x, train=True, method='ab')[0]
+    ba = lambda x: g.apply(params, x, train=True, method='ba')[0]
+    fake_b, fake_a = ab(a), ba(b)
+    fake_b_logits = judge(d.params, fake_b, 'judge_b')
+    fake_a_logits = judge(d.params, fake_a, 'judge_a')
+    adv = _patch_loss(adversarial.g, fake_b_logits, fake_b_logits) + _patch_loss(
+      adversarial.g, fake_a_logits, fake_a_logits
+    )
+    cycle = jnp.mean(losses.cycle_consistency_loss(a, ba(fake_b))) + jnp.mean(
+      losses.cycle_consistency_loss(b, ab(fake_a))
+    )
+    total = g_adv_weight * adv + cycle_weight * cycle
+    metrics = {'g_adv': adv, 'cycle': cycle}
+    if identity_weight:
+      identity = jnp.mean(losses.identity_loss(b, ab(b))) + jnp.mean(losses.identity_loss(a, ba(a)))
+      total += identity_weight * cycle_weight * identity
+      metrics['identity'] = identity
+    metrics['g_loss'] = total
+    return total, (fake_a, fake_b, metrics)
+
+  g_grads, (fake_a, fake_b, g_metrics) = jax.grad(g_loss_fn, has_aux=True)(g.params)
+  g_grads, g_metrics = _pmean((g_grads, g_metrics), axis_name)
+  g_metrics['g_grad_norm'] = optax.tree.norm(g_grads)
+  g = g.apply_gradients(g_grads, g.collections)
+
+  pool_a, seen_a = pool_query(state.extra['pool_a'], jax.lax.stop_gradient(fake_a), pool_a_rng)
+  pool_b, seen_b = pool_query(state.extra['pool_b'], jax.lax.stop_gradient(fake_b), pool_b_rng)
+
+  def d_loss_fn(params):
+    d_a = _patch_loss(adversarial.d, judge(params, a, 'judge_a'), judge(params, seen_a, 'judge_a'))
+    d_b = _patch_loss(adversarial.d, judge(params, b, 'judge_b'), judge(params, seen_b, 'judge_b'))
+    return d_a + d_b, {'d_a': d_a, 'd_b': d_b, 'd_loss': d_a + d_b}
+
+  d_grads, d_metrics = jax.grad(d_loss_fn, has_aux=True)(d.params)
+  d_grads, d_metrics = _pmean((d_grads, d_metrics), axis_name)
+  d_metrics['d_grad_norm'] = optax.tree.norm(d_grads)
+  d = d.apply_gradients(d_grads, d.collections)
+  state = state.replace(
+    step=state.step + 1, g=g, d=d, extra={**state.extra, 'pool_a': pool_a, 'pool_b': pool_b}
+  )
+  return state, {**g_metrics, **d_metrics}
+
+
+def _pmean(tree: Any, axis_name: str | None) -> Any:
+  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+
+def translate(state: GANState, x: Array, direction: str) -> Array:
+  """`g_ab(x)` (direction 'ab') or `g_ba(x)` ('ba'), in inference mode."""
+  if direction not in ('ab', 'ba'):
+    raise ValueError(f"direction must be 'ab' or 'ba'; got {direction!r}")
+  return state.g.apply(state.g.params, x, train=False, method=direction)[0]
+
+
+# --- the CycleGAN game for the trainer: config -> state, step, batches, evaluation ---
+
+
+def validate(config) -> None:
+  if config.model.name != 'cyclegan':
+    raise ConfigError(
+      f"config.game='cyclegan' needs config.model.name='cyclegan'; got {config.model.name!r}"
+    )
+  if config.data.load_size < config.data.size:
+    raise ConfigError(
+      f'config.data.load_size={config.data.load_size} must be >= the crop '
+      f'config.data.size={config.data.size}'
+    )
+  if config.model.size % 4:
+    raise ConfigError(f'config.model.size={config.model.size} must be divisible by 4')
+  adversarial = losses.ADVERSARIAL_LOSSES.get(config.loss.name)
+  if adversarial is None or adversarial.g_needs_real:
+    known = sorted(k for k, v in losses.ADVERSARIAL_LOSSES.items() if not v.g_needs_real)
+    raise ConfigError(
+      f'config.loss.name={config.loss.name!r} is not usable by CycleGAN; known: {", ".join(known)}'
+    )
+
+
+def create_models(config) -> tuple[cg.CycleGenerators, cg.CycleDiscriminators]:
+  m = config.model
+  gen = lambda: cg.ResnetGenerator(
+    features=m.features, num_blocks=m.num_blocks, channels_out=m.channels, conv_impl=m.conv_impl
+  )
+  disc = lambda: cg.PatchDiscriminator(
+    features=m.d_features, num_layers=m.d_layers, conv_impl=m.conv_impl
+  )
+  return cg.CycleGenerators(gen(), gen()), cg.CycleDiscriminators(disc(), disc())
+
+
+def create_state(config, bn_axis_name: str | None = None) -> GANState:
+  """The initial CycleGAN game (instance norm: `bn_axis_name` is not needed)."""
+  del bn_axis_name
+  g, d = create_models(config)
+  shape = (config.model.size, config.model.size, config.model.channels)
+  x = jnp.zeros((1, *shape))
+  return state_lib.create_gan_state(
+    jax.random.key(config.seed),
+    generator=g,
+    discriminator=d,
+    g_tx=optim.create_optimizer(config.optimizer.g, 'g'),
+    d_tx=optim.create_optimizer(config.optimizer.d, 'd'),
+    g_inputs=[x, x],
+    d_inputs=[x, x],
+    use_ema=False,
+    extra={
+      'pool_a': create_pool(config.loss.pool_size, shape),
+      'pool_b': create_pool(config.loss.pool_size, shape),
+    },
+  )
+
+
+def step_fn(config):
+  loss = config.loss
+  return functools.partial(
+    train_step,
+    loss=loss.name,
+    cycle_weight=loss.cycle_weight,
+    identity_weight=loss.identity_weight,
+    g_adv_weight=loss.g_adv_weight,
+  )
+
+
+def _sources(data) -> dict[str, sources.Source]:
+  """trainA/trainB (and testA/testB where they exist) of `config.data`."""
+  if data.source == 'digits_mapping':
+    arrays = sources.digits_unpaired(data.load_size)
+    return {
+      'trainA': sources.array_source(arrays['train_a'], 'digits domain A'),
+      'trainB': sources.array_source(arrays['train_b'], 'digits domain B'),
+      'testA': sources.array_source(arrays['test_a'], 'held-out digits A'),
+      'testB': sources.array_source(arrays['test_b_true'], 'held-out digits B'),
+    }
+  if data.source == 'folder':
+    return sources.unpaired_folders(data.path, data.load_size, data.channels)
+  if data.source == 'tfds':
+    out = {}
+    for split in ('trainA', 'trainB', 'testA', 'testB'):
+      try:
+        out[split] = sources.tfds_source(
+          data.name,
+          split,
+          data.load_size,
+          data.channels,
+          image_key=data.image_key,
+          data_dir=data.data_dir,
+        )
+      except DataError:
+        if split.startswith('train'):
+          raise
+    return out
+  raise ConfigError(
+    f'unknown config.data.source {data.source!r} for CycleGAN; known: digits_mapping, folder, tfds'
+  )
+
+
+def create_batches(config, *, process_index: int = 0, process_count: int = 1):
+  data = config.data
+  found = _sources(data)
+  return pipeline.UnpairedBatches(
+    found['trainA'],
+    found['trainB'],
+    seed=config.seed,
+    crop_size=data.size,
+    random_flip=data.random_flip,
+    global_batch=config.train.batch_size,
+    process_index=process_index,
+    process_count=process_count,
+    num_threads=data.num_threads,
+    prefetch=data.prefetch,
+  )
+
+
+def _centre_crop(images: np.ndarray, size: int) -> np.ndarray:
+  top, left = (images.shape[1] - size) // 2, (images.shape[2] - size) // 2
+  return images[:, top : top + size, left : left + size]
+
+
+class Evaluator:
+  """Grids of real A | fake B | reconstructed A (and B | fake A | rec B) on held-out images.
+
+  On the embedded known-mapping data it also reports the mean absolute error of
+  `g_ab(a)` against the true `T(a)` on all held-out images, next to the error of
+  the identity map (`|a - T(a)|`), and the same for `g_ba`.
+  """
+
+  def __init__(self, config, workdir: str, writer, dp, is_main: bool):
+    self.config, self.writer, self.dp, self.is_main = config, writer, dp, is_main
+    self.sample_dir = os.path.join(workdir, 'samples')
+    found = _sources(config.data)
+    n, size = config.eval.num_samples, config.data.size
+    take = lambda src: _centre_crop(src.fetch(np.arange(min(n, src.num_records))), size)
+    self.a = take(found.get('testA', found['trainA']))
+    self.b = take(found.get('testB', found['trainB']))
+    self.known = config.data.source == 'digits_mapping'
+    if self.known:
+      self.test_a = _centre_crop(found['testA'].fetch(np.arange(found['testA'].num_records)), size)
+    self._translate = jax.jit(translate, static_argnames='direction')
+
+  def _run(self, state, x: np.ndarray, direction: str) -> np.ndarray:
+    out = [
+      self.dp.fetch(self._translate(state, self.dp.replicate(x[i : i + 64]), direction))
+      for i in range(0, len(x), 64)
+    ]
+    return np.concatenate(out)
+
+  def __call__(self, state, name: str, step: int) -> tuple[str, dict[str, float]]:
+    fake_b = self._run(state, self.a, 'ab')
+    fake_a = self._run(state, self.b, 'ba')
+    rows = [
+      np.stack([r, f, c])
+      for r, f, c in zip(self.a, fake_b, self._run(state, fake_b, 'ba'), strict=True)
+    ]
+    rows += [
+      np.stack([r, f, c])
+      for r, f, c in zip(self.b, fake_a, self._run(state, fake_a, 'ab'), strict=True)
+    ]
+    image = images.make_grid(np.concatenate(rows), ncol=3)
+    path = os.path.join(self.sample_dir, f'{name}.png')
+    if self.is_main:
+      images.save_png(image, path)
+    self.writer.image(step, 'samples', image)
+    metrics = self.mapping_errors(state) if self.known else {}
+    if metrics:
+      self.writer.scalars(step, {f'eval/{k}': v for k, v in metrics.items()})
+    return path, metrics
+
+  def mapping_errors(self, state) -> dict[str, float]:
+    true_b = sources.known_mapping(self.test_a)
+    return {
+      'mapping_error_ab': float(np.mean(np.abs(self._run(state, self.test_a, 'ab') - true_b))),
+      'mapping_error_ba': float(np.mean(np.abs(self._run(state, true_b, 'ba') - self.test_a))),
+      'identity_error': float(np.mean(np.abs(self.test_a - true_b))),
+    }
+
+  def final(self, state) -> list[str]:
+    del state
+    return []

@@ -1,0 +1,20 @@
+"""Trains pix2pix (paired translation) from a config file (the shared trainer).
+
+python -m jaxgan.experiments.pix2pix --config=experiments/pix2pix/digits.py --workdir=w/p2p
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from jaxgan.experiments import cli
+
+_CONFIG = config_flags.DEFINE_config_file(
+  'config', None, 'Experiment config file.', lock_config=True
+)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and samples.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+main = cli.train_main(_CONFIG, _WORKDIR, ('pix2pix',), 'jaxgan.experiments.pix2pix')
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=cli.parse_flags)
