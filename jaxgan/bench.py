@@ -9,7 +9,6 @@ for. The last line printed is one JSON object.
 """
 
 import argparse
-import functools
 import json
 import os
 import resource
@@ -18,17 +17,18 @@ import subprocess
 import sys
 import time
 
-TORCH_SCRIPT = os.path.join(
-  os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks', 'torch_dcgan.py'
-)
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(prog='python -m jaxgan.bench', description=__doc__.split('\n')[0])
-  p.add_argument('--model', default='dcgan', choices=['dcgan'])
+  p.add_argument('--model', default='dcgan', choices=['dcgan', 'cyclegan'])
   p.add_argument('--size', type=int, default=64)
   p.add_argument('--channels', type=int, default=3)
-  p.add_argument('--width', type=int, default=64)
+  p.add_argument('--width', type=int, default=64, help='DCGAN/CycleGAN base width')
+  p.add_argument(
+    '--blocks', type=int, default=0, help='CycleGAN residual blocks (0: 9 at 256x256, else 6)'
+  )
   p.add_argument('--latent', type=int, default=100)
   p.add_argument('--batch', type=int, default=64)
   p.add_argument('--steps', type=int, default=20)
@@ -60,6 +60,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def bench_config(args: argparse.Namespace):
   from jaxgan import configs
 
+  if args.model == 'cyclegan':
+    config = configs.cyclegan_base()
+    config.model.size, config.model.channels = args.size, args.channels
+    config.data.channels = args.channels
+    config.model.features = config.model.d_features = args.width
+    config.model.num_blocks = args.blocks or (9 if args.size >= 256 else 6)
+    config.train.batch_size = args.batch
+    config.num_devices, config.parallel = args.devices, args.parallel
+    return config
   config = configs.dcgan_base()
   config.model.size, config.model.channels = args.size, args.channels
   config.model.width, config.model.latent_dim = args.width, args.latent
@@ -104,23 +113,24 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
   if args.compile_cache:
     jax.config.update('jax_compilation_cache_dir', args.compile_cache)
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-  from jaxgan import parallel, steps, train
+  from jaxgan import parallel, train
   from jaxgan.state import count_params
 
   config = bench_config(args)
-  train.validate(config)
+  game = train.get_game(config)
+  game.validate(config)
   dp = parallel.DataParallel(config.parallel, config.num_devices)
   dp.check_batch_size(args.batch)
-  state = train.create_state(config, bn_axis_name=dp.axis_name)
+  state = game.create_state(config, bn_axis_name=dp.axis_name)
   params = (count_params(state.g.params), count_params(state.d.params))
   state = dp.put_state(state)
-  step = dp.compile(functools.partial(steps.train_step, **train.step_settings(config)))
-  real = (
-    np.random.default_rng(0)
-    .uniform(-1, 1, (args.batch, args.size, args.size, args.channels))
-    .astype(np.float32)
+  step = dp.compile(game.step_fn(config))
+  rng = np.random.default_rng(0)
+  example = lambda: rng.uniform(-1, 1, (args.batch, args.size, args.size, args.channels)).astype(
+    np.float32
   )
-  batch = dp.shard_batch({'real': real})
+  keys = ('a', 'b') if args.model == 'cyclegan' else ('real',)
+  batch = dp.shard_batch({k: example() for k in keys})
 
   start = time.perf_counter()
   state, metrics = step(state, batch)
@@ -203,20 +213,23 @@ def breakdown(args: argparse.Namespace) -> dict[str, float]:
 
 
 def run_torch(args: argparse.Namespace, device: str) -> dict:
-  if not os.path.exists(TORCH_SCRIPT):
-    sys.exit(f'error: --vs-torch needs {TORCH_SCRIPT} (run from a source checkout)')
+  script = os.path.join(BENCHMARKS, f'torch_{args.model}.py')
+  if not os.path.exists(script):
+    sys.exit(f'error: --vs-torch needs {script} (run from a source checkout)')
   cmd = [
     sys.executable,
-    TORCH_SCRIPT,
+    script,
     f'--size={args.size}',
     f'--channels={args.channels}',
     f'--batch={args.batch}',
-    f'--latent={args.latent}',
-    f'--width={args.width}',
     f'--steps={args.steps}',
     f'--warmup={args.warmup}',
     f'--device={device}',
   ]
+  if args.model == 'cyclegan':
+    cmd += [f'--features={args.width}', f'--blocks={args.blocks or (9 if args.size >= 256 else 6)}']
+  else:
+    cmd += [f'--latent={args.latent}', f'--width={args.width}']
   result = subprocess.run(cmd, capture_output=True, text=True)
   if result.returncode:
     last = (result.stderr.strip().splitlines() or ['?'])[-1]
@@ -248,7 +261,7 @@ def main(argv=None) -> dict:
     'jaxgan_img_per_s_pipelined': ours['img_per_s_pipelined'],
     'jaxgan_peak_bytes': ours['peak_bytes'],
   }
-  if args.breakdown:
+  if args.breakdown and args.model == 'dcgan':
     parts = breakdown(args)
     parts['sum_of_parts'] = round(
       parts['g_fwd_bwd'] + 2 * parts['d_fwd_bwd_weights'] + parts['d_fwd_bwd_input'], 4

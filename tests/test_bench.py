@@ -21,6 +21,12 @@ def test_bench_prints_a_json_summary(capsys):
   assert last['jaxgan_img_per_s'] > 0 and last['first_step_s'] > 0
 
 
+def test_bench_runs_the_cyclegan_step(capsys):
+  summary = bench.main(['--model=cyclegan', '--size=16', '--width=4', '--blocks=1', '--batch=2',
+                        '--steps=1', '--warmup=0'])
+  assert summary['model'] == 'cyclegan' and summary['jaxgan_img_per_s'] > 0
+
+
 def test_bfloat16_compute_trains_with_float32_state(tmp_path):
   config = smoke_config()
   config.train.half_precision = True
