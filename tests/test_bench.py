@@ -22,8 +22,17 @@ def test_bench_prints_a_json_summary(capsys):
 
 
 def test_bench_runs_the_cyclegan_step(capsys):
-  summary = bench.main(['--model=cyclegan', '--size=16', '--width=4', '--blocks=1', '--batch=2',
-                        '--steps=1', '--warmup=0'])
+  summary = bench.main(
+    [
+      '--model=cyclegan',
+      '--size=16',
+      '--width=4',
+      '--blocks=1',
+      '--batch=2',
+      '--steps=1',
+      '--warmup=0',
+    ]
+  )
   assert summary['model'] == 'cyclegan' and summary['jaxgan_img_per_s'] > 0
 
 
