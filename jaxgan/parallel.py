@@ -24,11 +24,14 @@ from jaxgan.errors import ConfigError
 AXIS = 'data'
 MODES = ('jit', 'pmap')
 
-# Waiting for a result at least this often keeps a host from queueing many
-# collective steps ahead of the devices, which deadlocks on CPU meshes (an
-# all-reduce rendezvous timeout; with several processes, a hang); waits every
-# <= 25 steps were reliable.
+# How many steps the host may queue ahead of the devices before it waits. On a
+# CPU backend with several devices, a step queued behind another can hold the
+# threads the first step's all-reduce rendezvous needs: it aborts after 40 s
+# ("Termination timeout for 'all reduce'") or, across processes, hangs. Waiting
+# every 2 steps still aborted once in 20 runs of the test suite here, so CPU
+# meshes wait for every step (they are for tests; the cost is small there).
 MAX_STEPS_IN_FLIGHT = 20
+MAX_STEPS_IN_FLIGHT_CPU_MESH = 1
 
 
 def initialize_distributed(config: ml_collections.ConfigDict) -> None:
@@ -84,6 +87,12 @@ class DataParallel:
   @property
   def size(self) -> int:
     return self.mesh.size
+
+  @property
+  def max_steps_in_flight(self) -> int:
+    """Steps the trainer may dispatch before waiting for one (see the constants above)."""
+    cpu_mesh = self.devices[0].platform == 'cpu' and (self.size > 1 or jax.process_count() > 1)
+    return MAX_STEPS_IN_FLIGHT_CPU_MESH if cpu_mesh else MAX_STEPS_IN_FLIGHT
 
   @property
   def axis_name(self) -> str | None:

@@ -4,7 +4,7 @@ The loop builds the state, compiles the pure step once (`parallel.py`),
 resumes from the newest checkpoint in `workdir`, and writes metrics
 (TensorBoard + `metrics.jsonl`), sample grids (`samples/`) and checkpoints
 (`checkpoints/`). Metrics stay on the device until a log step; the host
-never runs more than `parallel.MAX_STEPS_IN_FLIGHT` steps ahead.
+never runs more than `DataParallel.max_steps_in_flight` steps ahead.
 """
 
 import contextlib
@@ -320,7 +320,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           last_log_time, last_log_step, pending = time.perf_counter(), step, []
         if step % config.train.log_every == 0:
           flush_metrics(step)
-        elif step % parallel.MAX_STEPS_IN_FLIGHT == 0:
+        elif step % dp.max_steps_in_flight == 0:
           jax.block_until_ready(metrics)
         if step % config.train.sample_every == 0:
           evaluator(dp.get_state(state), f'step_{step:07d}', step)

@@ -60,6 +60,12 @@ def test_devices_and_modes_agree(one_device_run, mode, num_devices):
   )
 
 
+def test_cpu_meshes_wait_for_every_step():
+  assert parallel.DataParallel('jit', 8).max_steps_in_flight == 1
+  assert parallel.DataParallel('pmap', 8).max_steps_in_flight == 1
+  assert parallel.DataParallel('jit', 1).max_steps_in_flight == parallel.MAX_STEPS_IN_FLIGHT
+
+
 def test_bad_parallel_settings():
   with pytest.raises(ConfigError, match='does not divide over 8 devices'):
     parallel.DataParallel('jit', 8).check_batch_size(12)
