@@ -212,6 +212,24 @@ def breakdown(args: argparse.Namespace) -> dict[str, float]:
   return {name: round(_median_time(*part), 4) for name, part in parts.items()}
 
 
+def layer_timings() -> dict[str, float]:
+  """Seconds of forward + backward of DCGAN's 16x16x128 -> 32x32x64 transposed conv, batch 64."""
+  import jax
+  import jax.numpy as jnp
+
+  from jaxgan import layers
+
+  x = jax.random.normal(jax.random.key(0), (64, 16, 16, 128))
+  kernel = 0.02 * jax.random.normal(jax.random.key(1), (4, 4, 128, 64))
+  out = {}
+  for impl in layers.IMPLS:
+    loss = lambda x, k, impl=impl: jnp.sum(
+      layers.conv_transpose(x, k, stride=2, padding=1, impl=impl) ** 2
+    )
+    out[impl] = round(_median_time(jax.grad(loss, argnums=(0, 1)), x, kernel), 4)
+  return out
+
+
 def run_torch(args: argparse.Namespace, device: str) -> dict:
   script = os.path.join(BENCHMARKS, f'torch_{args.model}.py')
   if not os.path.exists(script):
@@ -239,6 +257,14 @@ def run_torch(args: argparse.Namespace, device: str) -> dict:
 
 def main(argv=None) -> dict:
   args = parse_args(argv)
+  if args.layer:
+    timings = layer_timings()
+    print(
+      'transposed conv 16x16x128 -> 32x32x64, k4 s2 p1, batch 64, fwd+bwd (s): '
+      + ', '.join(f'{k} {v}' for k, v in timings.items())
+    )
+    print(json.dumps({'layer': 'conv_transpose_16x16x128_to_32x32x64', **timings}))
+    return timings
   ours = run_jaxgan(args)
   print(
     f'jaxgan {args.model}-{args.size}x{args.size}x{args.channels} batch {args.batch} on '
