@@ -49,6 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--compile-cache', default='', help='persistent compilation cache directory')
   p.add_argument('--vs-torch', action='store_true', help='also run benchmarks/torch_dcgan.py')
   p.add_argument(
+    '--layer',
+    action='store_true',
+    help='time one transposed-conv layer (16x16x128 -> 32x32x64, k4 s2 p1, batch 64, '
+    'fwd+bwd) in each implementation, then exit',
+  )
+  p.add_argument(
     '--breakdown',
     action='store_true',
     help="also time the step's parts (G fwd+bwd, D passes) separately",

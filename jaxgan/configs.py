@@ -226,6 +226,8 @@ def smoke(config: ConfigDict) -> ConfigDict:
     config.model.features, config.model.d_features = 8, 8
     if config.model.name == 'cyclegan':
       config.model.num_blocks = 1
+    else:  # the U-Net halves the size num_downs times
+      config.model.num_downs = min(config.model.num_downs, 5)
     config.model.size = min(config.model.size, 32)
     config.data.load_size = config.model.size + 4
     config.eval.num_samples = 2

@@ -29,7 +29,8 @@ def test_the_expected_configs_exist():
 @pytest.mark.parametrize('path', CONFIG_FILES)
 def test_config_loads_and_validates(path):
   for arg in (None, 'smoke'):
-    train.validate(load_config(path, arg))
+    config = load_config(path, arg)
+    train.get_game(config).validate(config)
   smoke = load_config(path, 'smoke')
   assert smoke.train.num_steps <= 10 and smoke.train.batch_size <= 16
 
