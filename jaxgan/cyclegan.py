@@ -10,14 +10,13 @@ lives in `state.extra`, so a checkpoint resumes bit-exactly.
 
 import functools
 import os
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan import images, losses, optim
+from jaxgan import images, losses, optim, steps
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, sources
 from jaxgan.errors import ConfigError, DataError
@@ -129,7 +128,7 @@ def train_step(
     return total, (fake_a, fake_b, metrics)
 
   g_grads, (fake_a, fake_b, g_metrics) = jax.grad(g_loss_fn, has_aux=True)(g.params)
-  g_grads, g_metrics = _pmean((g_grads, g_metrics), axis_name)
+  g_grads, g_metrics = steps.pmean((g_grads, g_metrics), axis_name)
   g_metrics['g_grad_norm'] = optax.tree.norm(g_grads)
   g = g.apply_gradients(g_grads, g.collections)
 
@@ -142,17 +141,13 @@ def train_step(
     return d_a + d_b, {'d_a': d_a, 'd_b': d_b, 'd_loss': d_a + d_b}
 
   d_grads, d_metrics = jax.grad(d_loss_fn, has_aux=True)(d.params)
-  d_grads, d_metrics = _pmean((d_grads, d_metrics), axis_name)
+  d_grads, d_metrics = steps.pmean((d_grads, d_metrics), axis_name)
   d_metrics['d_grad_norm'] = optax.tree.norm(d_grads)
   d = d.apply_gradients(d_grads, d.collections)
   state = state.replace(
     step=state.step + 1, g=g, d=d, extra={**state.extra, 'pool_a': pool_a, 'pool_b': pool_b}
   )
   return state, {**g_metrics, **d_metrics}
-
-
-def _pmean(tree: Any, axis_name: str | None) -> Any:
-  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
 
 def translate(state: GANState, x: Array, direction: str) -> Array:
@@ -306,11 +301,7 @@ class Evaluator:
     self._translate = jax.jit(translate, static_argnames='direction')
 
   def _run(self, state, x: np.ndarray, direction: str) -> np.ndarray:
-    out = [
-      self.dp.fetch(self._translate(state, self.dp.replicate(x[i : i + 64]), direction))
-      for i in range(0, len(x), 64)
-    ]
-    return np.concatenate(out)
+    return self.dp.apply_in_chunks(self._translate, state, x, direction=direction)
 
   def __call__(self, state, name: str, step: int) -> tuple[str, dict[str, float]]:
     fake_b = self._run(state, self.a, 'ab')

@@ -151,6 +151,17 @@ class DataParallel:
       donate_argnums=(0,),
     )
 
+  def apply_in_chunks(
+    self, fn: Callable, state: Any, x: np.ndarray, chunk: int = 64, **kwargs
+  ) -> np.ndarray:
+    """`fn(state, x_chunk, **kwargs)` over `x` in chunks, fetched and concatenated on the host."""
+    return np.concatenate(
+      [
+        self.fetch(fn(state, self.replicate(x[i : i + chunk]), **kwargs))
+        for i in range(0, len(x), chunk)
+      ]
+    )
+
   def fetch(self, tree: Any, *, per_device: bool = False) -> Any:
     """Replicated device values -> numpy on this host (any process, either mode).
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan import images, losses, optim
+from jaxgan import images, losses, optim, steps
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, sources
 from jaxgan.errors import ConfigError
@@ -55,7 +55,6 @@ def train_step(
     state.g.params,
     has_aux=True,
   )
-  pmean = (lambda t: t) if axis_name is None else (lambda t: jax.lax.pmean(t, axis_name))
 
   d = state.d
   fake = jax.lax.stop_gradient(fake_b)
@@ -69,7 +68,7 @@ def train_step(
     return value, (collections, {'d_loss': value})
 
   d_grads, (d_collections, d_metrics) = jax.grad(d_loss_fn, has_aux=True)(d.params)
-  d_grads, d_metrics = pmean((d_grads, d_metrics))
+  d_grads, d_metrics = steps.pmean((d_grads, d_metrics), axis_name)
   d = d.apply_gradients(d_grads, d_collections)
 
   def g_loss_fn(fake_b):
@@ -81,7 +80,7 @@ def train_step(
 
   (g_loss, g_metrics), d_fake = jax.value_and_grad(g_loss_fn, has_aux=True)(fake_b)
   (g_grads,) = g_vjp(d_fake)
-  g_grads, g_loss, g_metrics = pmean((g_grads, g_loss, g_metrics))
+  g_grads, g_loss, g_metrics = steps.pmean((g_grads, g_loss, g_metrics), axis_name)
   metrics = {
     **d_metrics,
     **g_metrics,
@@ -203,12 +202,7 @@ class Evaluator:
     self._translate = jax.jit(translate)
 
   def _run(self, state, x):
-    return np.concatenate(
-      [
-        self.dp.fetch(self._translate(state, self.dp.replicate(x[i : i + 64])))
-        for i in range(0, len(x), 64)
-      ]
-    )
+    return self.dp.apply_in_chunks(self._translate, state, x)
 
   def __call__(self, state, name: str, step: int):
     fake = self._run(state, self.a)

@@ -43,7 +43,8 @@ def sample_latent(state: GANState, rng: Array, n: int, axis_name: str | None = N
   return jax.lax.dynamic_slice_in_dim(z, jax.lax.axis_index(axis_name) * n, n)
 
 
-def _pmean(tree, axis_name: str | None):
+def pmean(tree, axis_name: str | None):
+  """`lax.pmean` over the pmap axis, or the tree itself under jit (`axis_name=None`)."""
   return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
 
@@ -106,7 +107,7 @@ def _d_update(
     return total, (collections, metrics)
 
   grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
-  grads, metrics = _pmean((grads, metrics), axis_name)
+  grads, metrics = pmean((grads, metrics), axis_name)
   metrics['d_grad_norm'] = optax.tree.norm(grads)
   return d.apply_gradients(grads, collections), metrics
 
@@ -141,7 +142,7 @@ def _g_update(
 
   g_loss, d_fake = jax.value_and_grad(loss_fn)(fake)
   (grads,) = g_vjp(d_fake.astype(fake.dtype))
-  grads, g_loss = _pmean((grads, g_loss), axis_name)
+  grads, g_loss = pmean((grads, g_loss), axis_name)
   metrics = {'g_loss': g_loss, 'g_grad_norm': optax.tree.norm(grads)}
   return state.g.apply_gradients(grads, g_collections), metrics
 
