@@ -191,9 +191,14 @@ def pix2pix_base() -> ConfigDict:
     del config.model[key]
   config.model.num_downs = 8
   config.model.dropout = 0.5
-  config.data.source = 'folder'  # digits_mapping | folder (train/ and test/ or val/, A|B images)
-  del config.data['name']
+  config.data.source = 'folder'  # digits_mapping | folder (train/, test/ or val/) | tfds
   del config.data['image_key']
+  # TFDS: two image features per record (key_a, key_b), or one A|B image (key_b empty).
+  config.data.key_a = 'image'
+  config.data.key_b = ''
+  config.data.train_split = 'train'
+  config.data.test_split = 'test'  # '' for none: samples then come from train pairs
+  config.data.direction = 'AtoB'  # or 'BtoA': train B -> A (e.g. facades labels -> photos)
   config.loss = ConfigDict()
   config.loss.name = 'non_saturating'  # the reference's 'vanilla'
   config.loss.l1_weight = 100.0

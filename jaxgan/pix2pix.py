@@ -92,6 +92,9 @@ def train_step(
   return state.replace(step=state.step + 1, g=g, d=d), metrics
 
 
+DIRECTIONS = ('AtoB', 'BtoA')
+
+
 def translate(state: GANState, a: Array) -> Array:
   """G(a) in inference mode (running statistics, no dropout)."""
   return state.g.apply(state.g.params, a, train=False)[0]
@@ -114,6 +117,10 @@ def validate(config) -> None:
     raise ConfigError(
       f'config.data.load_size={config.data.load_size} must be >= '
       f'config.data.size={config.data.size}'
+    )
+  if config.data.direction not in DIRECTIONS:
+    raise ConfigError(
+      f'config.data.direction={config.data.direction!r}; known: {", ".join(DIRECTIONS)}'
     )
   losses.get_adversarial_loss(config.loss.name)
 
@@ -154,7 +161,23 @@ def step_fn(config):
 
 
 def _sources(data) -> dict[str, sources.Source]:
-  """'train' and 'test' paired sources; each record is concat(a, b) on channels."""
+  """'train' and 'test' paired sources; each record is concat(input, target) on channels."""
+  found = _stored_pairs(data)
+  if data.direction == 'AtoB':
+    return found
+
+  def swapped(source: sources.Source) -> sources.Source:
+    def fetch(indices):
+      a, b = np.split(source.fetch(indices), 2, axis=-1)
+      return np.concatenate([b, a], -1)
+
+    return source._replace(fetch=fetch, description=source.description + ', B -> A')
+
+  return {role: swapped(source) for role, source in found.items()}
+
+
+def _stored_pairs(data) -> dict[str, sources.Source]:
+  """The pairs as stored (A, B), before `config.data.direction`."""
   if data.source == 'digits_mapping':
     arrays = sources.digits_unpaired(data.load_size)
     pair = lambda a: np.concatenate([a, sources.known_mapping(a)], -1)
@@ -165,8 +188,23 @@ def _sources(data) -> dict[str, sources.Source]:
     }
   if data.source == 'folder':
     return sources.paired_folders(data.path, data.load_size, data.channels)
+  if data.source == 'tfds':
+    splits = {'train': data.train_split, 'test': data.test_split}
+    return {
+      role: sources.tfds_paired_source(
+        data.name,
+        split,
+        data.load_size,
+        data.channels,
+        key_a=data.key_a,
+        key_b=data.key_b,
+        data_dir=data.data_dir,
+      )
+      for role, split in splits.items()
+      if split
+    }
   raise ConfigError(
-    f'unknown config.data.source {data.source!r} for pix2pix; known: digits_mapping, folder'
+    f'unknown config.data.source {data.source!r} for pix2pix; known: digits_mapping, folder, tfds'
   )
 
 

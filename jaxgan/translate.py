@@ -1,12 +1,13 @@
-"""Image-to-image translation of a folder with a trained CycleGAN workdir."""
+"""Image-to-image translation of a folder with a trained CycleGAN or pix2pix workdir."""
 
+import functools
 import os
 
 import jax
 import numpy as np
 from PIL import Image
 
-from jaxgan import cyclegan, sample
+from jaxgan import cyclegan, pix2pix, sample
 from jaxgan.data import sources
 from jaxgan.errors import ConfigError
 
@@ -15,6 +16,9 @@ def translate_folder(
   workdir: str, input_dir: str, output_dir: str, *, direction: str = 'ab'
 ) -> list[str]:
   """Writes one PNG per input image: `g_ab` (or `g_ba`) of it, at the input's size.
+
+  A pix2pix generator translates one way (`config.data.direction` of its run):
+  `direction` must be 'ab' for it.
 
   Any size or colour mode is accepted: each image is converted to the model's
   channels and resized to its image size, translated, and resized back.
@@ -25,11 +29,19 @@ def translate_folder(
   if direction not in ('ab', 'ba'):
     raise ConfigError(f"--direction must be 'ab' or 'ba'; got {direction!r}")
   config, state = sample.load_state(workdir)
-  if config.get('game') != 'cyclegan':
-    raise ConfigError(f'{workdir!r} holds a {config.get("game", "gan")!r} run, not a CycleGAN')
+  game = config.get('game', 'gan')
+  if game == 'cyclegan':
+    run = jax.jit(functools.partial(cyclegan.translate, direction=direction))
+  elif game == 'pix2pix':
+    if direction != 'ab':
+      raise ConfigError(
+        f'{workdir!r} holds a pix2pix run: it translates one way only, use --direction=ab'
+      )
+    run = jax.jit(pix2pix.translate)
+  else:
+    raise ConfigError(f'{workdir!r} holds a {game!r} run, not a CycleGAN or pix2pix one')
   files = sources.list_images(input_dir)
   size, channels = config.model.size, config.model.channels
-  run = jax.jit(cyclegan.translate, static_argnames='direction')
   os.makedirs(output_dir, exist_ok=True)
   written = []
   for path in files:
@@ -39,7 +51,7 @@ def translate_folder(
       (size, size), Image.Resampling.BICUBIC
     )
     x = sources.to_unit_range(np.asarray(x, np.uint8).reshape(size, size, channels))
-    y = np.asarray(run(state, x[None], direction=direction))[0]
+    y = np.asarray(run(state, x[None]))[0]
     y = np.round((np.clip(y, -1, 1) + 1) * 127.5).astype(np.uint8)
     out = Image.fromarray(y[..., 0] if channels == 1 else y).resize(
       original, Image.Resampling.BICUBIC

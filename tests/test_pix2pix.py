@@ -7,11 +7,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 from PIL import Image
 
-from jaxgan import pix2pix, train
+from jaxgan import pix2pix, train, translate
 from jaxgan.data import sources
-from jaxgan.errors import DataError
+from jaxgan.errors import ConfigError, DataError
 from tests.helpers import load_config
 
 
@@ -68,9 +69,45 @@ def test_learns_the_known_mapping(tmp_path):
   assert results['test_l1'] < 0.5 * results['identity_l1'], results
 
 
-def test_folder_smoke_run(tmp_path):
+def test_folder_run_b_to_a_then_translate(tmp_path):
   _write_pairs(tmp_path / 'data' / 'train', 4)
   config = _config()
   config.data.source, config.data.path = 'folder', str(tmp_path / 'data')
+  stored = pix2pix._sources(config.data)['train'].fetch(np.arange(2))
+  config.data.direction = 'BtoA'
+  swapped = pix2pix._sources(config.data)['train'].fetch(np.arange(2))
+  np.testing.assert_array_equal(swapped, np.concatenate(np.split(stored, 2, -1)[::-1], -1))
   state = train.train_and_evaluate(config, str(tmp_path / 'w'))
   assert int(state.step) == 6 and (tmp_path / 'w' / 'samples' / 'final.png').exists()
+  (tmp_path / 'in').mkdir()
+  Image.new('L', (50, 30)).save(tmp_path / 'in' / 'x.png')  # any size and colour mode
+  written = translate.translate_folder(
+    str(tmp_path / 'w'), str(tmp_path / 'in'), str(tmp_path / 'out')
+  )
+  assert [Image.open(f).size for f in written] == [(50, 30)]
+  with pytest.raises(ConfigError, match='one way only'):
+    translate.translate_folder(
+      str(tmp_path / 'w'), str(tmp_path), str(tmp_path / 'o'), direction='ba'
+    )
+  config.data.direction = 'B2A'
+  with pytest.raises(ConfigError, match="direction='B2A'; known: AtoB, BtoA"):
+    pix2pix.validate(config)
+
+
+def test_tfds_pairs_two_features_or_one_side_by_side(tmp_path):
+  with tfds.testing.mock_data(num_examples=3):
+    two = sources.tfds_paired_source('div2k/bicubic_x4', 'train', 20, 3, key_a='lr', key_b='hr')
+    one = sources.tfds_paired_source('cycle_gan/facades', 'trainA', 20, 1, key_a='image')
+    assert two.fetch(np.arange(3)).shape == (3, 20, 20, 6)
+    assert one.fetch(np.arange(2)).shape == (2, 20, 20, 2)
+    bad = sources.tfds_paired_source('div2k/bicubic_x4', 'train', 20, 3, key_a='lr', key_b='x')
+    with pytest.raises(DataError, match=r"no 'x' feature; features: \['hr', 'lr'\].*key_b"):
+      bad.fetch(np.arange(1))
+
+
+def test_pix2pix_trains_on_tfds_under_mock_data(tmp_path):
+  config = load_config('experiments/pix2pix/div2k.py', 'smoke')
+  config.num_devices = 1
+  with tfds.testing.mock_data(num_examples=4):
+    state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == config.train.num_steps

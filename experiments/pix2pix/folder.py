@@ -7,7 +7,7 @@ Command:
   python -m jaxgan.experiments.pix2pix --config=experiments/pix2pix/folder.py \\
       --config.data.path=/data/facades --workdir=w/facades
 Expected: the reference recipe (U-Net-256, batch 1, 286 -> 256 jitter); not
-measured here (no dataset on the dev machine). TFDS has no pix2pix dataset wired yet.
+measured here (no dataset on the dev machine). TFDS: experiments/pix2pix/div2k.py.
 """
 
 from jaxgan import configs

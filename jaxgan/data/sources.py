@@ -71,10 +71,7 @@ def _map_source(records: Sequence, load: Callable[[object], np.ndarray]) -> Call
   return fetch
 
 
-def tfds_source(
-  name: str, split: str, size: int, channels: int, *, image_key: str = 'image', data_dir: str = ''
-) -> Source:
-  """A TFDS dataset read with `tfds.data_source` (array_record; no TensorFlow needed)."""
+def _open_tfds(name: str, split: str, data_dir: str):
   import tensorflow_datasets as tfds
 
   if not name:
@@ -88,21 +85,79 @@ def tfds_source(
     ) from e
   if len(source) == 0:
     raise DataError(f'TFDS dataset {name!r} split {split!r} is empty')
+  return source
+
+
+def _feature(record, key: str, name: str, option: str) -> np.ndarray:
+  if key not in record:
+    raise DataError(
+      f'TFDS {name!r} records have no {key!r} feature; '
+      f'features: {sorted(record)} (set config.data.{option})'
+    )
+  return np.asarray(record[key])
+
+
+class _Records:
+  """One record at a time: some sources reject list indexing."""
+
+  def __init__(self, source):
+    self.source = source
+
+  def __getitem__(self, i):
+    return self.source[i]
+
+
+def tfds_source(
+  name: str, split: str, size: int, channels: int, *, image_key: str = 'image', data_dir: str = ''
+) -> Source:
+  """A TFDS dataset read with `tfds.data_source` (array_record; no TensorFlow needed)."""
+  source = _open_tfds(name, split, data_dir)
 
   def load(record):
-    if image_key not in record:
-      raise DataError(
-        f'TFDS {name!r} records have no {image_key!r} feature; '
-        f'features: {sorted(record)} (set config.data.image_key)'
-      )
-    return prepare_image(np.asarray(record[image_key]), size, channels)
-
-  class _Records:  # one record at a time: some sources reject list indexing
-    def __getitem__(self, i):
-      return source[i]
+    return prepare_image(_feature(record, image_key, name, 'image_key'), size, channels)
 
   return Source(
-    len(source), _map_source(_Records(), load), f'TFDS {name}:{split} ({len(source)} records)'
+    len(source), _map_source(_Records(source), load), f'TFDS {name}:{split} ({len(source)} records)'
+  )
+
+
+def split_side_by_side(image: Image.Image | np.ndarray, where: str) -> tuple[Image.Image, ...]:
+  """The reference pix2pix layout: A on the left half of the image, B on the right."""
+  if isinstance(image, np.ndarray):
+    image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)
+  w, h = image.size
+  if w < 2:
+    raise DataError(f'{where} is too narrow to hold A and B side by side')
+  return image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, 2 * (w // 2), h))
+
+
+def tfds_paired_source(
+  name: str,
+  split: str,
+  size: int,
+  channels: int,
+  *,
+  key_a: str = 'image',
+  key_b: str = '',
+  data_dir: str = '',
+) -> Source:
+  """Paired records from TFDS: two image features (`key_a`, `key_b`), or one A|B image.
+
+  Each record is `concat(a, b)` on the channel axis, `[size, size, 2 * channels]`;
+  each side is resized and centre-cropped on its own (e.g. div2k's lr/hr pairs).
+  """
+  source = _open_tfds(name, split, data_dir)
+
+  def load(record):
+    a = _feature(record, key_a, name, 'key_a')
+    if key_b:
+      halves = (a, _feature(record, key_b, name, 'key_b'))
+    else:
+      halves = split_side_by_side(a, f'a {name!r} image')
+    return np.concatenate([prepare_image(half, size, channels) for half in halves], -1)
+
+  return Source(
+    len(source), _map_source(_Records(source), load), f'TFDS {name}:{split} ({len(source)} pairs)'
   )
 
 
@@ -223,11 +278,7 @@ def paired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
     )
 
   def load(file: str) -> np.ndarray:
-    image = open_image(file)
-    w, h = image.size
-    if w < 2:
-      raise DataError(f'{file!r} is too narrow to hold A and B side by side')
-    halves = (image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, 2 * (w // 2), h)))
+    halves = split_side_by_side(open_image(file), repr(file))
     return np.concatenate([prepare_image(half, size, channels) for half in halves], -1)
 
   out = {}
