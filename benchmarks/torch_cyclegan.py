@@ -164,7 +164,7 @@ def main() -> None:
         'g_params': sum(x.numel() for x in g_params),
         'd_params': sum(x.numel() for x in d_params),
         'step_s_median': round(median, 5),
-        'img_per_s': round(a.batch / median, 2),
+        'img_per_s': float(f'{a.batch / median:.4g}'),
         'peak_bytes': int(peak),
       }
     )

@@ -119,7 +119,7 @@ def main() -> None:
         'g_params': sum(p.numel() for p in g.parameters()),
         'd_params': sum(p.numel() for p in d.parameters()),
         'step_s_median': round(median, 5),
-        'img_per_s': round(args.batch / median, 1),
+        'img_per_s': float(f'{args.batch / median:.4g}'),
         'peak_bytes': int(peak),
       }
     )

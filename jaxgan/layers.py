@@ -23,7 +23,7 @@ Array = jax.Array
 Dtype = Any
 
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
-IMPLS = ('fast', 'subpixel', 'patches', 'xla')
+IMPLS = ('fast', 'subpixel', 'patches', 'taps', 'xla')
 CONV_IMPLS = ('fast', 'xla', 'patches')
 
 
@@ -54,6 +54,22 @@ def _patches_conv(x: Array, kernel: Array) -> Array:
     [x[:, i : i + h, j : j + w, :] for i in range(kh) for j in range(kw)], axis=-1
   )
   return jnp.dot(patches, kernel.reshape(kh * kw * c_in, c_out))
+
+
+def _taps_conv(x: Array, kernel: Array, precision: lax.Precision | None = None) -> Array:
+  """VALID stride-1 convolution as a sum over taps of shifted slices @ kernel[i, j].
+
+  Every term is a plain matmul, which XLA:CPU runs near its matmul peak; its
+  convolution emitter's forward was 1.3-2.6x slower on the stride-1 shapes
+  measured, but JAX's gradient of this form is not (benchmarks/README.md).
+  """
+  kh, kw = kernel.shape[:2]
+  h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+  return sum(
+    jnp.einsum('bhwc,cd->bhwd', x[:, i : i + h, j : j + w, :], kernel[i, j], precision=precision)
+    for i in range(kh)
+    for j in range(kw)
+  )
 
 
 def conv_transpose(
@@ -131,6 +147,8 @@ def conv_transpose(
   x_pad = jnp.pad(x, ((0, 0), (m - 1, m - 1), (m - 1, m - 1), (0, 0)))
   if impl == 'patches':
     y = _patches_conv(x_pad, phase_kernel)
+  elif impl == 'taps':
+    y = _taps_conv(x_pad, phase_kernel, precision)
   else:
     y = lax.conv_general_dilated(
       x_pad, phase_kernel, (1, 1), 'VALID', dimension_numbers=_DIMS, precision=precision

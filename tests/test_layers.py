@@ -32,7 +32,7 @@ def _scatter_reference(x, kernel, stride, padding):
   return full[:, padding : padding + out, padding : padding + out]
 
 
-@pytest.mark.parametrize('impl', ['fast', 'subpixel', 'patches', 'xla'])
+@pytest.mark.parametrize('impl', ['fast', 'subpixel', 'patches', 'taps', 'xla'])
 @pytest.mark.parametrize('size,k,s,p', CASES)
 def test_matches_scatter_definition(impl, size, k, s, p):
   rng = np.random.default_rng(size * 100 + k * 10 + s)
@@ -42,7 +42,7 @@ def test_matches_scatter_definition(impl, size, k, s, p):
   np.testing.assert_allclose(y, _scatter_reference(x, kernel, s, p), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('impl', ['fast', 'subpixel', 'patches'])
+@pytest.mark.parametrize('impl', ['fast', 'subpixel', 'patches', 'taps'])
 @pytest.mark.parametrize('size,k,s,p', CASES)
 def test_values_and_gradients_match_lax_conv_transpose(impl, size, k, s, p):
   kx, kk, kc = jax.random.split(jax.random.key(size + k + s + p), 3)
