@@ -10,15 +10,11 @@ Prints one JSON line like benchmarks/torch_dcgan.py.
 """
 
 import argparse
-import json
 import random
-import statistics
-import time
 
 import torch
 from torch import nn
-
-from jaxgan.bench import peak_host_bytes  # no JAX import: bench imports it lazily
+from torch_common import time_and_report  # this folder: run as a script
 
 
 class ResnetBlock(nn.Module):
@@ -142,33 +138,7 @@ def main() -> None:
     opt_d.step()
     return loss_g.item() + loss_d.item()
 
-  for _ in range(a.warmup):
-    step()
-  times = []
-  for _ in range(a.steps):
-    start = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - start)
-  median = statistics.median(times)
-  peak = torch.cuda.max_memory_allocated() if dev.type == 'cuda' else peak_host_bytes()
-  print(
-    json.dumps(
-      {
-        'impl': 'torch',
-        'torch': torch.__version__,
-        'threads': torch.get_num_threads(),
-        'device': str(dev),
-        'size': a.size,
-        'channels': a.channels,
-        'batch': a.batch,
-        'g_params': sum(x.numel() for x in g_params),
-        'd_params': sum(x.numel() for x in d_params),
-        'step_s_median': round(median, 5),
-        'img_per_s': float(f'{a.batch / median:.4g}'),
-        'peak_bytes': int(peak),
-      }
-    )
-  )
+  time_and_report(step, dev, a, g_params, d_params)
 
 
 if __name__ == '__main__':

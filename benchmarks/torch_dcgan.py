@@ -12,14 +12,10 @@ step seconds, img/s and peak RSS.
 """
 
 import argparse
-import json
-import statistics
-import time
 
 import torch
 from torch import nn
-
-from jaxgan.bench import peak_host_bytes  # no JAX import: bench imports it lazily
+from torch_common import time_and_report  # this folder: run as a script
 
 
 def _levels(size: int) -> tuple[int, int]:
@@ -97,33 +93,7 @@ def main() -> None:
     opt_g.step()
     return loss_d.item() + loss_g.item()  # waits for the device, as a host would
 
-  for _ in range(args.warmup):
-    step()
-  times = []
-  for _ in range(args.steps):
-    start = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - start)
-  median = statistics.median(times)
-  peak = torch.cuda.max_memory_allocated() if dev.type == 'cuda' else peak_host_bytes()
-  print(
-    json.dumps(
-      {
-        'impl': 'torch',
-        'torch': torch.__version__,
-        'threads': torch.get_num_threads(),
-        'device': str(dev),
-        'size': args.size,
-        'channels': args.channels,
-        'batch': args.batch,
-        'g_params': sum(p.numel() for p in g.parameters()),
-        'd_params': sum(p.numel() for p in d.parameters()),
-        'step_s_median': round(median, 5),
-        'img_per_s': float(f'{args.batch / median:.4g}'),
-        'peak_bytes': int(peak),
-      }
-    )
-  )
+  time_and_report(step, dev, args, g.parameters(), d.parameters())
 
 
 if __name__ == '__main__':
