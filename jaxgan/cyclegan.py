@@ -266,11 +266,7 @@ def create_batches(config, *, process_index: int = 0, process_count: int = 1):
     seed=config.seed,
     crop_size=data.size,
     random_flip=data.random_flip,
-    global_batch=config.train.batch_size,
-    process_index=process_index,
-    process_count=process_count,
-    num_threads=data.num_threads,
-    prefetch=data.prefetch,
+    **pipeline.loader_options(data, config.train.batch_size, process_index, process_count),
   )
 
 

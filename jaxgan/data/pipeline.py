@@ -116,6 +116,19 @@ RECORD_SOURCES = {
 }
 
 
+def loader_options(
+  data: ml_collections.ConfigDict, global_batch: int, process_index: int, process_count: int
+) -> dict:
+  """The keyword arguments every batch source takes: batch, process slice, threads."""
+  return dict(
+    global_batch=global_batch,
+    process_index=process_index,
+    process_count=process_count,
+    num_threads=data.num_threads,
+    prefetch=data.prefetch,
+  )
+
+
 def create_batches(
   data: ml_collections.ConfigDict,
   *,
@@ -130,13 +143,7 @@ def create_batches(
     ConfigError: unknown source.
     DataError: missing, empty or unreadable data.
   """
-  kw = dict(
-    global_batch=global_batch,
-    process_index=process_index,
-    process_count=process_count,
-    num_threads=data.num_threads,
-    prefetch=data.prefetch,
-  )
+  kw = loader_options(data, global_batch, process_index, process_count)
   if data.source == 'toy2d':
     return MixtureBatches(toy2d.get_mixture(data.name), seed=seed, **kw)
   if data.source not in RECORD_SOURCES:
