@@ -1,5 +1,7 @@
 """Shared by the PyTorch benchmark scripts: time a train step and print one JSON line."""
 
+import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -7,6 +9,29 @@ import time
 import torch
 
 from jaxgan.bench import peak_host_bytes  # no JAX import: bench imports it lazily
+
+
+def add_device_args(parser: argparse.ArgumentParser) -> None:
+  """The options both scripts share: device, compute dtype and the cuDNN switches."""
+  parser.add_argument('--device', default='cpu')
+  parser.add_argument(
+    '--dtype', default='float32', choices=['float32', 'bfloat16'], help='bfloat16: autocast'
+  )
+  parser.add_argument(
+    '--no-tf32', action='store_true', help='true float32 convolutions on GPU (no TF32)'
+  )
+  parser.add_argument('--cudnn-benchmark', action='store_true', help='let cuDNN autotune')
+
+
+def setup(args: argparse.Namespace) -> tuple[torch.device, contextlib.AbstractContextManager]:
+  """Applies the device options; returns the device and the forward passes' autocast context."""
+  torch.backends.cudnn.allow_tf32 = not args.no_tf32  # PyTorch's default: TF32 convolutions
+  torch.backends.cuda.matmul.allow_tf32 = False  # PyTorch's default
+  torch.backends.cudnn.benchmark = args.cudnn_benchmark
+  dev = torch.device(args.device)
+  if args.dtype == 'bfloat16':
+    return dev, torch.autocast(dev.type, dtype=torch.bfloat16)
+  return dev, contextlib.nullcontext()
 
 
 def time_and_report(step, dev, args, g_params, d_params) -> None:
@@ -30,6 +55,9 @@ def time_and_report(step, dev, args, g_params, d_params) -> None:
         'torch': torch.__version__,
         'threads': torch.get_num_threads(),
         'device': str(dev),
+        'dtype': args.dtype,
+        'tf32': dev.type == 'cuda' and torch.backends.cudnn.allow_tf32,
+        'cudnn_benchmark': torch.backends.cudnn.benchmark,
         'size': args.size,
         'channels': args.channels,
         'batch': args.batch,

@@ -14,7 +14,7 @@ import random
 
 import torch
 from torch import nn
-from torch_common import time_and_report  # this folder: run as a script
+from torch_common import add_device_args, setup, time_and_report  # this folder: run as a script
 
 
 class ResnetBlock(nn.Module):
@@ -97,11 +97,11 @@ def main() -> None:
   p.add_argument('--blocks', type=int, default=9)
   p.add_argument('--steps', type=int, default=5)
   p.add_argument('--warmup', type=int, default=2)
-  p.add_argument('--device', default='cpu')
+  add_device_args(p)
   a = p.parse_args()
   torch.manual_seed(0)
   random.seed(0)
-  dev = torch.device(a.device)
+  dev, autocast = setup(a)
   g_ab, g_ba = (resnet_generator(a.channels, a.features, a.blocks).to(dev) for _ in range(2))
   d_a, d_b = (patch_discriminator(a.channels, a.features).to(dev) for _ in range(2))
   g_params = list(g_ab.parameters()) + list(g_ba.parameters())
@@ -114,17 +114,19 @@ def main() -> None:
   pool_a, pool_b = Pool(50), Pool(50)
 
   def step():
-    fake_b, fake_a = g_ab(real_a), g_ba(real_b)
+    with autocast:
+      fake_b, fake_a = g_ab(real_a), g_ba(real_b)
     for p_ in d_params:
       p_.requires_grad_(False)
     opt_g.zero_grad(set_to_none=True)
-    pred_b, pred_a = d_b(fake_b), d_a(fake_a)
-    loss_g = (
-      mse(pred_b, torch.ones_like(pred_b))
-      + mse(pred_a, torch.ones_like(pred_a))
-      + 10 * (l1(g_ba(fake_b), real_a) + l1(g_ab(fake_a), real_b))
-      + 5 * (l1(g_ab(real_b), real_b) + l1(g_ba(real_a), real_a))
-    )
+    with autocast:
+      pred_b, pred_a = d_b(fake_b), d_a(fake_a)
+      loss_g = (
+        mse(pred_b, torch.ones_like(pred_b))
+        + mse(pred_a, torch.ones_like(pred_a))
+        + 10 * (l1(g_ba(fake_b), real_a) + l1(g_ab(fake_a), real_b))
+        + 5 * (l1(g_ab(real_b), real_b) + l1(g_ba(real_a), real_a))
+      )
     loss_g.backward()
     opt_g.step()
     for p_ in d_params:
@@ -132,8 +134,9 @@ def main() -> None:
     opt_d.zero_grad(set_to_none=True)
     loss_d = 0.0
     for d, real, fake in ((d_b, real_b, pool_b.query(fake_b)), (d_a, real_a, pool_a.query(fake_a))):
-      pr, pf = d(real), d(fake.detach())
-      loss_d = loss_d + 0.5 * (mse(pr, torch.ones_like(pr)) + mse(pf, torch.zeros_like(pf)))
+      with autocast:
+        pr, pf = d(real), d(fake.detach())
+        loss_d = loss_d + 0.5 * (mse(pr, torch.ones_like(pr)) + mse(pf, torch.zeros_like(pf)))
     loss_d.backward()
     opt_d.step()
     return loss_g.item() + loss_d.item()

@@ -15,7 +15,7 @@ import argparse
 
 import torch
 from torch import nn
-from torch_common import time_and_report  # this folder: run as a script
+from torch_common import add_device_args, setup, time_and_report  # this folder: run as a script
 
 
 def _levels(size: int) -> tuple[int, int]:
@@ -68,10 +68,10 @@ def main() -> None:
   parser.add_argument('--width', type=int, default=64)
   parser.add_argument('--steps', type=int, default=20)
   parser.add_argument('--warmup', type=int, default=3)
-  parser.add_argument('--device', default='cpu')
+  add_device_args(parser)
   args = parser.parse_args()
   torch.manual_seed(0)
-  dev = torch.device(args.device)
+  dev, autocast = setup(args)
   g = build_generator(args.latent, args.width, args.channels, args.size).to(dev)
   d = build_discriminator(args.width, args.channels, args.size).to(dev)
   opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -82,13 +82,16 @@ def main() -> None:
   zeros = torch.zeros(args.batch, device=dev)
 
   def step():
-    fake = g(torch.randn(args.batch, args.latent, 1, 1, device=dev))
+    with autocast:
+      fake = g(torch.randn(args.batch, args.latent, 1, 1, device=dev))
     opt_d.zero_grad(set_to_none=True)
-    loss_d = bce(d(real).view(-1), ones) + bce(d(fake.detach()).view(-1), zeros)
+    with autocast:
+      loss_d = bce(d(real).view(-1), ones) + bce(d(fake.detach()).view(-1), zeros)
     loss_d.backward()
     opt_d.step()
     opt_g.zero_grad(set_to_none=True)
-    loss_g = bce(d(fake).view(-1), ones)
+    with autocast:
+      loss_g = bce(d(fake).view(-1), ones)
     loss_g.backward()
     opt_g.step()
     return loss_d.item() + loss_g.item()  # waits for the device, as a host would

@@ -51,6 +51,16 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--ema', action='store_true', help='update an EMA of G every step')
   p.add_argument('--g-conv-impl', default=None, help='subpixel | patches | xla')
   p.add_argument('--d-conv-impl', default=None, help='xla | patches')
+  p.add_argument('--conv-impl', default=None, help='CycleGAN: fast | xla | patches')
+  p.add_argument(
+    '--precision',
+    default='default',
+    choices=['default', 'highest'],
+    help='float32 matmul/conv precision; highest: no TF32 on GPU, on both sides',
+  )
+  p.add_argument(
+    '--torch-cudnn-benchmark', action='store_true', help='let cuDNN autotune the PyTorch side'
+  )
   p.add_argument('--compile-cache', default='', help='persistent compilation cache directory')
   p.add_argument('--vs-torch', action='store_true', help='also run benchmarks/torch_dcgan.py')
   p.add_argument(
@@ -78,7 +88,11 @@ def bench_config(args: argparse.Namespace):
     config.model.features = config.model.d_features = args.width
     config.model.num_blocks = args.blocks or (9 if args.size >= 256 else 6)
     config.train.batch_size = args.batch
+    if args.dtype != 'float32':
+      sys.exit('error: --dtype=bfloat16 is for --model=dcgan; CycleGAN computes in float32')
     config.num_devices, config.parallel = args.devices, args.parallel
+    if args.conv_impl:
+      config.model.conv_impl = args.conv_impl
     return config
   config = configs.dcgan_base()
   config.model.size, config.model.channels = args.size, args.channels
@@ -124,6 +138,8 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
   if args.compile_cache:
     jax.config.update('jax_compilation_cache_dir', args.compile_cache)
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  if args.precision != 'default':
+    jax.config.update('jax_default_matmul_precision', args.precision)
   from jaxgan import parallel, train
   from jaxgan.state import count_params
 
@@ -254,7 +270,12 @@ def run_torch(args: argparse.Namespace, device: str) -> dict:
     f'--steps={args.steps}',
     f'--warmup={args.warmup}',
     f'--device={device}',
+    f'--dtype={args.dtype}',
   ]
+  if args.precision == 'highest':
+    cmd.append('--no-tf32')
+  if args.torch_cudnn_benchmark:
+    cmd.append('--cudnn-benchmark')
   if args.model == 'cyclegan':
     cmd += [f'--features={args.width}', f'--blocks={args.blocks or (9 if args.size >= 256 else 6)}']
   else:
@@ -286,6 +307,7 @@ def main(argv=None) -> dict:
   )
   summary = {
     'model': args.model,
+    'precision': args.precision,
     'size': args.size,
     'channels': args.channels,
     'batch': args.batch,
