@@ -122,13 +122,18 @@ def peak_host_bytes() -> int:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _peak_bytes(jax) -> int:
-  """Peak accelerator memory in use, or the process's peak resident memory on CPU."""
+def _memory(jax) -> tuple[int, int | None]:
+  """(peak, now) accelerator bytes in use; on CPU the process's peak resident memory, None.
+
+  On GPU the allocator's peak also counts the scratch space XLA's autotuner
+  tries convolution algorithms in while compiling; `now` is what the
+  training state and the step's buffers hold after the timed steps.
+  """
   device = jax.devices()[0]
   stats = device.memory_stats() if device.platform != 'cpu' else None
   if stats and 'peak_bytes_in_use' in stats:
-    return int(stats['peak_bytes_in_use'])
-  return peak_host_bytes()
+    return int(stats['peak_bytes_in_use']), int(stats.get('bytes_in_use', 0))
+  return peak_host_bytes(), None
 
 
 def run_jaxgan(args: argparse.Namespace) -> dict:
@@ -178,6 +183,7 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
     state, metrics = step(state, batch)
   jax.block_until_ready(metrics)
   pipelined = (time.perf_counter() - start) / args.steps
+  peak, live = _memory(jax)
   return {
     'img_per_s_pipelined': img_per_s(args.batch, pipelined),
     'g_params': params[0],
@@ -185,7 +191,8 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
     'first_step_s': round(first, 3),
     'step_s_median': round(median, 5),
     'img_per_s': img_per_s(args.batch, median),
-    'peak_bytes': _peak_bytes(jax),
+    'peak_bytes': peak,
+    'live_bytes': live,
     'device': jax.devices()[0].device_kind,
     'devices': dp.size,
     'jax': jax.__version__,
@@ -280,7 +287,12 @@ def run_torch(args: argparse.Namespace, device: str) -> dict:
     cmd += [f'--features={args.width}', f'--blocks={args.blocks or (9 if args.size >= 256 else 6)}']
   else:
     cmd += [f'--latent={args.latent}', f'--width={args.width}']
-  result = subprocess.run(cmd, capture_output=True, text=True)
+  # The script imports jaxgan.bench: let it find this checkout even when jaxgan isn't installed.
+  root = os.path.dirname(BENCHMARKS)
+  env = dict(
+    os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get('PYTHONPATH')]))
+  )
+  result = subprocess.run(cmd, capture_output=True, text=True, env=env)
   if result.returncode:
     last = (result.stderr.strip().splitlines() or ['?'])[-1]
     sys.exit(f"error: the PyTorch side failed ({last}); install it with pip install -e '.[bench]'")
@@ -304,6 +316,11 @@ def main(argv=None) -> dict:
     f's, median step {ours["step_s_median"]} s, {ours["img_per_s"]} img/s '
     f'({ours["img_per_s_pipelined"]} img/s without a wait per step), peak '
     f'{ours["peak_bytes"] / 2**20:.0f} MiB'
+    + (
+      f' ({ours["live_bytes"] / 2**20:.0f} MiB in use after the steps)'
+      if ours['live_bytes']
+      else ''
+    )
   )
   summary = {
     'model': args.model,
@@ -319,6 +336,7 @@ def main(argv=None) -> dict:
     'first_step_s': ours['first_step_s'],
     'jaxgan_img_per_s_pipelined': ours['img_per_s_pipelined'],
     'jaxgan_peak_bytes': ours['peak_bytes'],
+    'jaxgan_live_bytes': ours['live_bytes'],
   }
   if args.breakdown and args.model == 'dcgan':
     parts = breakdown(args)

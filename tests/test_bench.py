@@ -2,10 +2,13 @@
 
 import json
 import math
+import os
+import subprocess
 
 import chex
 import jax
 import jax.numpy as jnp
+import pytest
 
 from jaxgan import bench, train
 from tests.helpers import smoke_config
@@ -54,3 +57,31 @@ def test_bfloat16_compute_trains_with_float32_state(tmp_path):
 def test_slow_steps_keep_their_digits():
   assert bench.img_per_s(1, 3.0431) == 0.3286  # a 2-decimal round gave 0.3: a wrong ratio
   assert bench.img_per_s(64, 0.18538) == 345.2
+
+
+def test_torch_side_gets_the_same_workload_and_finds_this_checkout(monkeypatch):
+  seen = {}
+
+  def fake_run(cmd, capture_output, text, env):
+    seen.update(cmd=cmd, env=env)
+    line = json.dumps({'step_s_median': 0.1, 'g_params': 1, 'd_params': 2})
+    return subprocess.CompletedProcess(cmd, 0, stdout=line + '\n', stderr='')
+
+  monkeypatch.setattr(subprocess, 'run', fake_run)
+  monkeypatch.delenv('PYTHONPATH', raising=False)
+  args = bench.parse_args(
+    ['--size=32', '--channels=1', '--dtype=bfloat16', '--precision=highest', '--batch=8']
+  )
+  assert bench.run_torch(args, 'cuda')['step_s_median'] == 0.1
+  cmd = seen['cmd']
+  assert cmd[1].endswith('torch_dcgan.py')
+  for flag in ('--size=32', '--channels=1', '--batch=8', '--device=cuda', '--dtype=bfloat16'):
+    assert flag in cmd
+  assert '--no-tf32' in cmd and '--cudnn-benchmark' not in cmd
+  root = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))
+  assert seen['env']['PYTHONPATH'].split(os.pathsep)[0] == root
+
+
+def test_cyclegan_bench_refuses_bfloat16():
+  with pytest.raises(SystemExit, match='bfloat16 is for --model=dcgan'):
+    bench.bench_config(bench.parse_args(['--model=cyclegan', '--dtype=bfloat16']))
