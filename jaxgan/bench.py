@@ -88,8 +88,7 @@ def bench_config(args: argparse.Namespace):
     config.model.features = config.model.d_features = args.width
     config.model.num_blocks = args.blocks or (9 if args.size >= 256 else 6)
     config.train.batch_size = args.batch
-    if args.dtype != 'float32':
-      sys.exit('error: --dtype=bfloat16 is for --model=dcgan; CycleGAN computes in float32')
+    config.train.half_precision = args.dtype == 'bfloat16'
     config.num_devices, config.parallel = args.devices, args.parallel
     if args.conv_impl:
       config.model.conv_impl = args.conv_impl

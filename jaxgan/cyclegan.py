@@ -172,6 +172,7 @@ def validate(config) -> None:
     )
   if config.model.size % 4:
     raise ConfigError(f'config.model.size={config.model.size} must be divisible by 4')
+  check_no_ema(config)
   adversarial = losses.ADVERSARIAL_LOSSES.get(config.loss.name)
   if adversarial is None or adversarial.g_needs_real:
     known = sorted(k for k, v in losses.ADVERSARIAL_LOSSES.items() if not v.g_needs_real)
@@ -180,13 +181,30 @@ def validate(config) -> None:
     )
 
 
+def compute_dtype(config):
+  """bfloat16 under `config.train.half_precision`, else None (float32)."""
+  return jnp.bfloat16 if config.train.half_precision else None
+
+
+def check_no_ema(config) -> None:
+  """CycleGAN and pix2pix keep no EMA generator: a True `use_ema` would be ignored."""
+  if config.train.use_ema:
+    raise ConfigError(
+      f'config.game={config.game!r} keeps no EMA generator; set config.train.use_ema=False'
+    )
+
+
 def create_models(config) -> tuple[cg.CycleGenerators, cg.CycleDiscriminators]:
-  m = config.model
+  m, dtype = config.model, compute_dtype(config)
   gen = lambda: cg.ResnetGenerator(
-    features=m.features, num_blocks=m.num_blocks, channels_out=m.channels, conv_impl=m.conv_impl
+    features=m.features,
+    num_blocks=m.num_blocks,
+    channels_out=m.channels,
+    conv_impl=m.conv_impl,
+    dtype=dtype,
   )
   disc = lambda: cg.PatchDiscriminator(
-    features=m.d_features, num_layers=m.d_layers, conv_impl=m.conv_impl
+    features=m.d_features, num_layers=m.d_layers, conv_impl=m.conv_impl, dtype=dtype
   )
   return cg.CycleGenerators(gen(), gen()), cg.CycleDiscriminators(disc(), disc())
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan import images, losses, optim, steps
+from jaxgan import cyclegan, images, losses, optim, steps
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, sources
 from jaxgan.errors import ConfigError
@@ -123,6 +123,7 @@ def validate(config) -> None:
       f'config.data.direction={config.data.direction!r}; known: {", ".join(DIRECTIONS)}'
     )
   losses.get_adversarial_loss(config.loss.name)
+  cyclegan.check_no_ema(config)
 
 
 def create_state(config, bn_axis_name: str | None = None) -> GANState:
@@ -134,9 +135,14 @@ def create_state(config, bn_axis_name: str | None = None) -> GANState:
     channels_out=m.channels,
     dropout=m.dropout,
     conv_impl=m.conv_impl,
+    dtype=cyclegan.compute_dtype(config),
   )
   d = cg.PatchDiscriminator(
-    features=m.d_features, num_layers=m.d_layers, norm='batch', conv_impl=m.conv_impl
+    features=m.d_features,
+    num_layers=m.d_layers,
+    norm='batch',
+    conv_impl=m.conv_impl,
+    dtype=cyclegan.compute_dtype(config),
   )
   x = jnp.zeros((1, m.size, m.size, m.channels))
   return state_lib.create_gan_state(

@@ -8,7 +8,6 @@ import subprocess
 import chex
 import jax
 import jax.numpy as jnp
-import pytest
 
 from jaxgan import bench, train
 from tests.helpers import smoke_config
@@ -82,6 +81,7 @@ def test_torch_side_gets_the_same_workload_and_finds_this_checkout(monkeypatch):
   assert seen['env']['PYTHONPATH'].split(os.pathsep)[0] == root
 
 
-def test_cyclegan_bench_refuses_bfloat16():
-  with pytest.raises(SystemExit, match='bfloat16 is for --model=dcgan'):
-    bench.bench_config(bench.parse_args(['--model=cyclegan', '--dtype=bfloat16']))
+def test_bench_dtype_reaches_every_game():
+  for model in ('dcgan', 'cyclegan'):
+    args = bench.parse_args([f'--model={model}', '--dtype=bfloat16'])
+    assert bench.bench_config(args).train.half_precision

@@ -224,3 +224,24 @@ def test_bad_cyclegan_configs():
   config.data.load_size = 16
   with pytest.raises(ConfigError, match='load_size'):
     cyclegan.validate(config)
+
+
+@pytest.mark.parametrize('game', ['cyclegan', 'pix2pix'])
+def test_half_precision_steps_keep_float32_state(game):
+  from jaxgan import pix2pix
+
+  module = cyclegan if game == 'cyclegan' else pix2pix
+  config = (
+    _config() if game == 'cyclegan' else load_config('experiments/pix2pix/digits.py', 'smoke')
+  )
+  config.num_devices = 1
+  config.train.half_precision = True
+  state = module.create_state(config)
+  batch = jax.tree.map(jnp.asarray, module.create_batches(config).batch(0))
+  new, metrics = jax.jit(module.step_fn(config))(state, batch)
+  chex.assert_tree_all_finite(metrics)
+  floats = [x for x in jax.tree.leaves((new.g, new.d)) if jnp.issubdtype(x.dtype, jnp.floating)]
+  assert floats and all(x.dtype == jnp.float32 for x in floats)
+  config.train.use_ema = True
+  with pytest.raises(ConfigError, match='keeps no EMA generator'):
+    module.validate(config)

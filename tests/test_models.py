@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import pytest
 
 from jaxgan import models
-from jaxgan.models import dcgan
+from jaxgan.models import cyclegan as cg
+from jaxgan.models import dcgan, mlp
 from jaxgan.state import count_params
 
 # Counted from a PyTorch build of the reference DCGAN (nz 100, ngf = ndf = 64):
@@ -71,3 +72,28 @@ def test_registry_errors():
     models.create_models('stylegan9')
   with pytest.raises(ValueError, match='takes no argument.*widht'):
     models.create_models('dcgan', dict(widht=3))
+
+
+@pytest.mark.parametrize(
+  'module,shape',
+  [
+    (cg.ResnetGenerator(features=4, num_blocks=1), (2, 16, 16, 3)),
+    (cg.PatchDiscriminator(features=4, num_layers=2), (2, 32, 32, 3)),
+    (cg.PatchDiscriminator(features=4, num_layers=2, norm='batch'), (2, 32, 32, 6)),
+    (cg.UnetGenerator(features=4, num_downs=3), (2, 16, 16, 3)),
+    (mlp.Generator(hidden=(16,), batchnorm=True), (8, 2)),
+    (mlp.Discriminator(hidden=(16,)), (8, 2)),
+  ],
+)
+def test_bfloat16_dtype_changes_the_compute_not_the_params(module, shape):
+  x = jax.random.normal(jax.random.key(0), shape)
+  half = module.clone(dtype=jnp.bfloat16)
+  variables = module.init(jax.random.key(1), x, train=False)
+  half_variables = jax.eval_shape(lambda: half.init(jax.random.key(1), x, train=False))
+  assert all(v.dtype == jnp.float32 for v in jax.tree.leaves(half_variables))
+  full, low = (
+    jax.jit(lambda v, m=m: m.apply(v, x, train=False))(variables) for m in (module, half)
+  )
+  assert low.dtype == jnp.float32  # outputs come back in float32
+  error = float(jnp.max(jnp.abs(low - full)) / (jnp.max(jnp.abs(full)) + 1e-6))
+  assert 1e-6 < error < 0.1  # bfloat16 rounding: computed in it, not ignored

@@ -50,15 +50,15 @@ def _mlp(
   dtype: Any = None,
   bn_axis_name: str | None = None,
 ):
-  del dtype  # tiny models compute in float32
   g = mlp.Generator(
     hidden=tuple(g_hidden),
     data_dim=data_dim,
     latent_dim=latent_dim,
     batchnorm=g_batchnorm,
+    dtype=dtype,
     bn_axis_name=bn_axis_name,
   )
-  return g, mlp.Discriminator(hidden=tuple(d_hidden), data_dim=data_dim)
+  return g, mlp.Discriminator(hidden=tuple(d_hidden), data_dim=data_dim, dtype=dtype)
 
 
 MODELS: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {

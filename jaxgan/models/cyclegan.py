@@ -11,10 +11,15 @@
   (G's params are `{'g_ab', 'g_ba'}`, D's `{'d_a', 'd_b'}`), called with
   `method='ab'` / `'ba'` / `'judge_a'` / `'judge_b'`.
 
+Each network takes `dtype` (None: float32): the compute dtype, e.g. bfloat16;
+parameters stay float32 and outputs are float32.
+
 At reference sizes the parameter counts equal a PyTorch build of the same
 layers (tests pin them): ResNet-9 11,378,179; ResNet-6 7,837,699; PatchGAN
 2,764,737; U-Net-256 54,413,955.
 """
+
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -30,8 +35,8 @@ def _reflect(x: Array, pad: int) -> Array:
   return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='reflect')
 
 
-def _instance_norm(x: Array) -> Array:
-  return nn.InstanceNorm(use_scale=False, use_bias=False, epsilon=1e-5)(x)
+def _instance_norm(x: Array, dtype: Any = None) -> Array:
+  return nn.InstanceNorm(use_scale=False, use_bias=False, epsilon=1e-5, dtype=dtype)(x)
 
 
 class ResnetGenerator(nn.Module):
@@ -41,6 +46,7 @@ class ResnetGenerator(nn.Module):
   num_blocks: int = 9
   channels_out: int = 3
   conv_impl: str = 'fast'
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool = True) -> Array:
@@ -49,20 +55,30 @@ class ResnetGenerator(nn.Module):
       raise ValueError(
         f'ResnetGenerator wants [B, H, W, C] with H, W divisible by 4; got {x.shape}'
       )
-    conv = lambda f, k, s=1, p=0: layers.Conv(f, k, s, p, impl=self.conv_impl, kernel_init=_INIT)
+    conv = lambda f, k, s=1, p=0: layers.Conv(
+      f, k, s, p, impl=self.conv_impl, dtype=self.dtype, kernel_init=_INIT
+    )
+    norm = lambda x: _instance_norm(x, self.dtype)
     f = self.features
-    x = nn.relu(_instance_norm(conv(f, 7)(_reflect(x, 3))))
+    x = nn.relu(norm(conv(f, 7)(_reflect(x, 3))))
     for mult in (1, 2):
-      x = nn.relu(_instance_norm(conv(f * mult * 2, 3, 2, 1)(x)))
+      x = nn.relu(norm(conv(f * mult * 2, 3, 2, 1)(x)))
     for _ in range(self.num_blocks):
-      y = nn.relu(_instance_norm(conv(f * 4, 3)(_reflect(x, 1))))
-      x = x + _instance_norm(conv(f * 4, 3)(_reflect(y, 1)))
+      y = nn.relu(norm(conv(f * 4, 3)(_reflect(x, 1))))
+      x = x + norm(conv(f * 4, 3)(_reflect(y, 1)))
     for mult in (4, 2):
       x = layers.ConvTranspose(
-        f * mult // 2, 3, 2, 1, output_padding=1, impl=self.conv_impl, kernel_init=_INIT
+        f * mult // 2,
+        3,
+        2,
+        1,
+        output_padding=1,
+        impl=self.conv_impl,
+        dtype=self.dtype,
+        kernel_init=_INIT,
       )(x)
-      x = nn.relu(_instance_norm(x))
-    return jnp.tanh(conv(self.channels_out, 7)(_reflect(x, 3)))
+      x = nn.relu(norm(x))
+    return jnp.tanh(conv(self.channels_out, 7)(_reflect(x, 3))).astype(jnp.float32)
 
 
 class PatchDiscriminator(nn.Module):
@@ -72,6 +88,7 @@ class PatchDiscriminator(nn.Module):
   num_layers: int = 3
   norm: str = 'instance'  # 'instance' (CycleGAN) or 'batch' (pix2pix)
   conv_impl: str = 'fast'
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool = True) -> Array:
@@ -81,11 +98,13 @@ class PatchDiscriminator(nn.Module):
 
     def norm(x: Array) -> Array:
       if self.norm == 'instance':
-        return _instance_norm(x)
-      return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+        return _instance_norm(x, self.dtype)
+      return nn.BatchNorm(
+        use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
+      )(x)
 
     conv = lambda f, s, bias=True: layers.Conv(
-      f, 4, s, 1, use_bias=bias, impl=self.conv_impl, kernel_init=_INIT
+      f, 4, s, 1, use_bias=bias, impl=self.conv_impl, dtype=self.dtype, kernel_init=_INIT
     )
     x = nn.leaky_relu(conv(self.features, 2)(x), 0.2)
     for n in range(1, self.num_layers + 1):
@@ -103,6 +122,7 @@ class UnetGenerator(nn.Module):
   channels_out: int = 3
   dropout: float = 0.5
   conv_impl: str = 'fast'
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool = True) -> Array:
@@ -113,8 +133,12 @@ class UnetGenerator(nn.Module):
       )
     f = self.features
     widths = [min(f * 2**i, f * 8) for i in range(self.num_downs)]  # 64 128 256 512 512 ...
-    bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
-    down = lambda w: layers.Conv(w, 4, 2, 1, use_bias=False, impl=self.conv_impl, kernel_init=_INIT)
+    bn = lambda: nn.BatchNorm(
+      use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
+    )
+    down = lambda w: layers.Conv(
+      w, 4, 2, 1, use_bias=False, impl=self.conv_impl, dtype=self.dtype, kernel_init=_INIT
+    )
     skips = []
     for i, w in enumerate(widths):
       if i:
@@ -128,13 +152,13 @@ class UnetGenerator(nn.Module):
       if i < self.num_downs - 1:
         x = jnp.concatenate([skips[i], x], axis=-1)
       x = layers.ConvTranspose(
-        outer, 4, 2, 1, use_bias=i == 0, impl=self.conv_impl, kernel_init=_INIT
+        outer, 4, 2, 1, use_bias=i == 0, impl=self.conv_impl, dtype=self.dtype, kernel_init=_INIT
       )(nn.relu(x))
       if i:
         x = bn()(x)
         if self.num_downs - 4 <= i < self.num_downs - 1 and self.dropout:
           x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    return jnp.tanh(x)
+    return jnp.tanh(x).astype(jnp.float32)
 
 
 class CycleGenerators(nn.Module):
