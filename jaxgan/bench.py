@@ -74,6 +74,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     action='store_true',
     help="also time the step's parts (G fwd+bwd, D passes) separately",
   )
+  p.add_argument(
+    '--profile',
+    type=int,
+    default=0,
+    metavar='N',
+    help="trace N more steps and print the compiled step's N slowest operations (0: off)",
+  )
   p.add_argument('--torch-device', default='', help="torch device (default: 'cuda' on GPU)")
   return p.parse_args(argv)
 
@@ -183,7 +190,9 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
   jax.block_until_ready(metrics)
   pipelined = (time.perf_counter() - start) / args.steps
   peak, live = _memory(jax)
+  ops = profile_step(step, state, batch, args.profile) if args.profile else None
   return {
+    'profile': ops,
     'img_per_s_pipelined': img_per_s(args.batch, pipelined),
     'g_params': params[0],
     'd_params': params[1],
@@ -195,6 +204,52 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
     'device': jax.devices()[0].device_kind,
     'devices': dp.size,
     'jax': jax.__version__,
+  }
+
+
+def profile_step(step, state, batch, top: int, steps: int = 5) -> dict:
+  """Milliseconds per step of the compiled step's operations, from a JAX profiler trace.
+
+  Traces `steps` steps (each waited for), sums the trace events named after an
+  instruction of the step's optimized HLO, and returns the `top` slowest
+  instructions (with their output shape and the JAX operation they came from:
+  `transpose(jvp(...))` is a backward pass) and the totals per kind of instruction
+  (its name without the `.N` suffix, e.g. `convolution`, `fusion`).
+  """
+  import collections
+  import glob
+  import gzip
+  import re
+  import tempfile
+
+  import jax
+
+  hlo = step.lower(state, batch).compile().as_text()
+  shapes, sources = {}, {}
+  for m in re.finditer(r'^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) (.*)$', hlo, re.M):
+    shapes[m[1]] = m[2]
+    op = re.search(r'op_name="(?:jit\([^)]*\)/)?([^"]*)"', m[3])
+    sources[m[1]] = op[1] if op else ''
+  with tempfile.TemporaryDirectory() as tmp:
+    with jax.profiler.trace(tmp, create_perfetto_trace=True):
+      for _ in range(steps):
+        state, metrics = step(state, batch)
+        jax.block_until_ready(metrics)
+    (path,) = glob.glob(os.path.join(tmp, '**', '*perfetto_trace.json.gz'), recursive=True)
+    with gzip.open(path) as f:
+      events = json.load(f)
+  events = events['traceEvents'] if isinstance(events, dict) else events
+  per_op = collections.Counter()
+  for e in events:
+    if e.get('ph') == 'X' and e.get('name') in shapes:
+      per_op[e['name']] += e['dur'] / 1e3 / steps
+  kinds = collections.Counter()
+  for name, ms in per_op.items():
+    kinds[re.sub(r'\.\d+$', '', name)] += ms
+  return {
+    'ops_ms': [[n, round(ms, 3), shapes[n], sources[n]] for n, ms in per_op.most_common(top)],
+    'kinds_ms': {k: round(ms, 3) for k, ms in kinds.most_common()},
+    'total_ms': round(sum(per_op.values()), 3),
   }
 
 
@@ -337,6 +392,13 @@ def main(argv=None) -> dict:
     'jaxgan_peak_bytes': ours['peak_bytes'],
     'jaxgan_live_bytes': ours['live_bytes'],
   }
+  if ours['profile']:
+    prof = ours['profile']
+    print(f'profile: {prof["total_ms"]} ms of operations per step (they can overlap); slowest:')
+    for name, ms, shape, source in prof['ops_ms']:
+      print(f'  {ms:8.3f} ms  {name:24s} {shape:28s} {source}')
+    print('  by kind (ms): ' + ', '.join(f'{k} {v}' for k, v in list(prof['kinds_ms'].items())[:8]))
+    summary['profile'] = prof
   if args.breakdown and args.model == 'dcgan':
     parts = breakdown(args)
     parts['sum_of_parts'] = round(

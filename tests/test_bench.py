@@ -8,6 +8,7 @@ import subprocess
 import chex
 import jax
 import jax.numpy as jnp
+import pytest
 
 from jaxgan import bench, train
 from tests.helpers import smoke_config
@@ -85,3 +86,17 @@ def test_bench_dtype_reaches_every_game():
   for model in ('dcgan', 'cyclegan'):
     args = bench.parse_args([f'--model={model}', '--dtype=bfloat16'])
     assert bench.bench_config(args).train.half_precision
+
+
+def test_profile_names_the_step_operations_and_their_layers(capsys):
+  summary = bench.main(
+    ['--size=16', '--channels=1', '--width=4', '--latent=8', '--batch=4', '--steps=1']
+    + ['--warmup=0', '--profile=5']
+  )
+  prof = summary['profile']
+  assert 0 < len(prof['ops_ms']) <= 5 and prof['total_ms'] > 0
+  assert all(ms > 0 for _, ms, _, _ in prof['ops_ms'])
+  assert sum(prof['kinds_ms'].values()) == pytest.approx(prof['total_ms'], rel=1e-2)
+  sources = ' '.join(source for *_, source in prof['ops_ms'])
+  assert 'Generator' in sources or 'Discriminator' in sources
+  assert 'profile:' in capsys.readouterr().out
