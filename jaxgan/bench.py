@@ -226,7 +226,7 @@ def profile_step(step, state, batch, top: int, steps: int = 5) -> dict:
 
   hlo = step.lower(state, batch).compile().as_text()
   shapes, sources = {}, {}
-  for m in re.finditer(r'^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) (.*)$', hlo, re.M):
+  for m in re.finditer(r'^\s*(?:ROOT )?%?([\w.\-]+) = (\([^)]*\)|\S+) (.*)$', hlo, re.M):
     shapes[m[1]] = m[2]
     op = re.search(r'op_name="(?:jit\([^)]*\)/)?([^"]*)"', m[3])
     sources[m[1]] = op[1] if op else ''
