@@ -181,11 +181,6 @@ def validate(config) -> None:
     )
 
 
-def compute_dtype(config):
-  """bfloat16 under `config.train.half_precision`, else None (float32)."""
-  return jnp.bfloat16 if config.train.half_precision else None
-
-
 def check_no_ema(config) -> None:
   """CycleGAN and pix2pix keep no EMA generator: a True `use_ema` would be ignored."""
   if config.train.use_ema:
@@ -195,7 +190,7 @@ def check_no_ema(config) -> None:
 
 
 def create_models(config) -> tuple[cg.CycleGenerators, cg.CycleDiscriminators]:
-  m, dtype = config.model, compute_dtype(config)
+  m, dtype = config.model, state_lib.compute_dtype(config)
   gen = lambda: cg.ResnetGenerator(
     features=m.features,
     num_blocks=m.num_blocks,

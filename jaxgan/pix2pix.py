@@ -128,21 +128,21 @@ def validate(config) -> None:
 
 def create_state(config, bn_axis_name: str | None = None) -> GANState:
   del bn_axis_name  # pix2pix runs under jit (BatchNorm over the global batch)
-  m = config.model
+  m, dtype = config.model, state_lib.compute_dtype(config)
   g = cg.UnetGenerator(
     features=m.features,
     num_downs=m.num_downs,
     channels_out=m.channels,
     dropout=m.dropout,
     conv_impl=m.conv_impl,
-    dtype=cyclegan.compute_dtype(config),
+    dtype=dtype,
   )
   d = cg.PatchDiscriminator(
     features=m.d_features,
     num_layers=m.d_layers,
     norm='batch',
     conv_impl=m.conv_impl,
-    dtype=cyclegan.compute_dtype(config),
+    dtype=dtype,
   )
   x = jnp.zeros((1, m.size, m.size, m.channels))
   return state_lib.create_gan_state(

@@ -22,6 +22,15 @@ Array = jax.Array
 PyTree = Any
 
 
+def compute_dtype(config):
+  """The networks' compute dtype: bfloat16 under `config.train.half_precision`, else None.
+
+  None lets Flax compute in the inputs' and parameters' dtype (float32);
+  parameters and optimizer state stay float32 either way.
+  """
+  return jnp.bfloat16 if config.train.half_precision else None
+
+
 class PlayerState(struct.PyTreeNode):
   """One player of the game.
 

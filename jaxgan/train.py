@@ -72,7 +72,7 @@ def create_state(
   `bn_axis_name` names pmap's device axis for BatchNorm (None under jit).
   """
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
-  dtype = jnp.bfloat16 if config.train.half_precision else None
+  dtype = state_lib.compute_dtype(config)
   try:
     g, d = models.create_models(config.model.name, kwargs, dtype=dtype, bn_axis_name=bn_axis_name)
   except ValueError as e:
