@@ -391,6 +391,7 @@ def main(argv=None) -> dict:
     'jaxgan_img_per_s_pipelined': ours['img_per_s_pipelined'],
     'jaxgan_peak_bytes': ours['peak_bytes'],
     'jaxgan_live_bytes': ours['live_bytes'],
+    'xla_flags': os.environ.get('XLA_FLAGS', ''),
   }
   if ours['profile']:
     prof = ours['profile']

@@ -1,0 +1,53 @@
+"""jaxgan's default XLA:CPU flags: added once, the user's value wins, in effect in this process."""
+
+import importlib.metadata
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import jaxgan  # noqa: F401  (adds the flags, as for users)
+from jaxgan import xla_cpu
+
+FLAG = xla_cpu.FLAGS[0]
+
+
+@pytest.fixture
+def jaxlib_version(monkeypatch):
+  def use(version):
+    monkeypatch.setattr(importlib.metadata, 'version', lambda name: version)
+
+  return use
+
+
+def test_flags_are_added_once_and_the_users_value_wins(jaxlib_version):
+  jaxlib_version('0.10.2')
+  env = {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'}
+  assert xla_cpu.add_default_flags(env) == [FLAG]
+  assert env['XLA_FLAGS'] == f'--xla_force_host_platform_device_count=8 {FLAG}'
+  assert xla_cpu.add_default_flags(env) == []  # not twice
+  mine = {'XLA_FLAGS': '--xla_cpu_experimental_ynn_fusion_type=+individual_dot'}
+  assert xla_cpu.add_default_flags(mine) == [] and 'individual_dot' in mine['XLA_FLAGS']
+  off = {xla_cpu.OPT_OUT: '0'}
+  assert xla_cpu.add_default_flags(off) == [] and 'XLA_FLAGS' not in off
+
+
+def test_no_flags_on_a_jaxlib_they_were_not_measured_on(jaxlib_version):
+  jaxlib_version('0.11.2')  # an unknown flag would abort the process there
+  env = {}
+  assert xla_cpu.add_default_flags(env) == [] and env == {}
+
+
+@pytest.mark.skipif(
+  not importlib.metadata.version('jaxlib').startswith(xla_cpu.MEASURED_JAXLIB),
+  reason='the flags are only added on the measured jaxlib',
+)
+def test_convolutions_leave_ynnpack_in_this_process():
+  x, k = jnp.ones((8, 16, 16, 32)), jnp.ones((3, 3, 32, 32))  # big enough for YNNPACK
+  conv = jax.jit(
+    lambda x, k: jax.lax.conv_general_dilated(
+      x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+    )
+  )
+  hlo = conv.lower(x, k).compile().as_text()
+  assert 'convolution' in hlo and 'ynn_fusion' not in hlo
