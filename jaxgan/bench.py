@@ -215,6 +215,11 @@ def profile_step(step, state, batch, top: int, steps: int = 5) -> dict:
   instructions (with their output shape and the JAX operation they came from:
   `transpose(jvp(...))` is a backward pass) and the totals per kind of instruction
   (its name without the `.N` suffix, e.g. `convolution`, `fusion`).
+
+  Caveat (XLA:CPU): convolutions on XLA's own path (jaxgan's default flag,
+  `jaxgan/xla_cpu.py`) run asynchronously and are not named in the trace;
+  their time lands on the operation that waits for them. For per-convolution
+  figures run with `JAXGAN_DEFAULT_XLA_FLAGS=0` (YNNPACK convolutions are named).
   """
   import collections
   import glob
@@ -395,7 +400,10 @@ def main(argv=None) -> dict:
   }
   if ours['profile']:
     prof = ours['profile']
-    print(f'profile: {prof["total_ms"]} ms of operations per step (they can overlap); slowest:')
+    print(
+      f'profile: {prof["total_ms"]} ms of named operations per step (they can overlap; '
+      'see profile_step for what a CPU trace leaves unnamed); slowest:'
+    )
     for name, ms, shape, source in prof['ops_ms']:
       print(f'  {ms:8.3f} ms  {name:24s} {shape:28s} {source}')
     print('  by kind (ms): ' + ', '.join(f'{k} {v}' for k, v in list(prof['kinds_ms'].items())[:8]))
