@@ -1,12 +1,12 @@
-"""jaxgan's default XLA:CPU flags: added once, the user's value wins, in effect in this process."""
+"""jaxgan's default XLA:CPU flags: added once, the user's value wins, in effect for users."""
 
 import importlib.metadata
+import os
+import subprocess
+import sys
 
-import jax
-import jax.numpy as jnp
 import pytest
 
-import jaxgan  # noqa: F401  (adds the flags, as for users)
 from jaxgan import xla_cpu
 
 FLAG = xla_cpu.FLAGS[0]
@@ -42,12 +42,19 @@ def test_no_flags_on_a_jaxlib_they_were_not_measured_on(jaxlib_version):
   not importlib.metadata.version('jaxlib').startswith(xla_cpu.MEASURED_JAXLIB),
   reason='the flags are only added on the measured jaxlib',
 )
-def test_convolutions_leave_ynnpack_in_this_process():
-  x, k = jnp.ones((8, 16, 16, 32)), jnp.ones((3, 3, 32, 32))  # big enough for YNNPACK
-  conv = jax.jit(
-    lambda x, k: jax.lax.conv_general_dilated(
-      x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
-    )
+@pytest.mark.parametrize('opt_out,ynn', [('1', False), ('0', True)])
+def test_import_jaxgan_moves_convolutions_off_ynnpack(opt_out, ynn):
+  # A fresh process, as a user's: the suite itself runs with the flags off (conftest).
+  code = (
+    'import jaxgan, jax, jax.numpy as jnp\n'
+    'x, k = jnp.ones((8, 16, 16, 32)), jnp.ones((3, 3, 32, 32))  # big enough for YNNPACK\n'
+    "f = jax.jit(lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME',\n"
+    "    dimension_numbers=('NHWC', 'HWIO', 'NHWC')))\n"
+    'hlo = f.lower(x, k).compile().as_text()\n'
+    "print('convolution' in hlo, 'ynn_fusion' in hlo)\n"
   )
-  hlo = conv.lower(x, k).compile().as_text()
-  assert 'convolution' in hlo and 'ynn_fusion' not in hlo
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  env[xla_cpu.OPT_OUT] = opt_out
+  out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True)
+  assert out.returncode == 0, out.stderr[-500:]
+  assert out.stdout.split() == ['True', str(ynn)]
