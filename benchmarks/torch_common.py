@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import json
+import resource
 import statistics
 import time
 
@@ -42,10 +43,12 @@ def time_and_report(step, dev, args, g_params, d_params) -> None:
   for _ in range(args.warmup):
     step()
   times = []
+  before = resource.getrusage(resource.RUSAGE_SELF)
   for _ in range(args.steps):
     start = time.perf_counter()
     step()
     times.append(time.perf_counter() - start)
+  after = resource.getrusage(resource.RUSAGE_SELF)
   median = statistics.median(times)
   peak = torch.cuda.max_memory_allocated() if dev.type == 'cuda' else peak_host_bytes()
   print(
@@ -66,6 +69,8 @@ def time_and_report(step, dev, args, g_params, d_params) -> None:
         'step_s_median': round(median, 5),
         'img_per_s': float(f'{args.batch / median:.4g}'),
         'peak_bytes': int(peak),
+        'cpu_sys_s_per_step': round((after.ru_stime - before.ru_stime) / args.steps, 4),
+        'page_faults_per_step': round((after.ru_minflt - before.ru_minflt) / args.steps),
       }
     )
   )

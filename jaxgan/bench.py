@@ -142,6 +142,20 @@ def _memory(jax) -> tuple[int, int | None]:
   return peak_host_bytes(), None
 
 
+def _host_cost(before, after, steps: int) -> dict:
+  """Per step: host CPU seconds (user, system) and minor page faults of this process.
+
+  XLA:CPU allocates a step's scratch memory (its temp buffer) on every call;
+  glibc serves a block over 32 MiB with a fresh mmap, so each step faults its
+  pages in again (benchmarks/README.md: 'Page faults').
+  """
+  return {
+    'cpu_user_s_per_step': round((after.ru_utime - before.ru_utime) / steps, 4),
+    'cpu_sys_s_per_step': round((after.ru_stime - before.ru_stime) / steps, 4),
+    'page_faults_per_step': round((after.ru_minflt - before.ru_minflt) / steps),
+  }
+
+
 def run_jaxgan(args: argparse.Namespace) -> dict:
   import jax
   import numpy as np
@@ -178,12 +192,14 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
     state, metrics = step(state, batch)
   jax.block_until_ready(metrics)
   times = []
+  usage = resource.getrusage(resource.RUSAGE_SELF)
   for _ in range(args.steps):
     start = time.perf_counter()
     state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - start)
   median = statistics.median(times)
+  host = _host_cost(usage, resource.getrusage(resource.RUSAGE_SELF), args.steps)
   start = time.perf_counter()  # as the trainer runs: no wait between steps
   for _ in range(args.steps):
     state, metrics = step(state, batch)
@@ -201,6 +217,7 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
     'img_per_s': img_per_s(args.batch, median),
     'peak_bytes': peak,
     'live_bytes': live,
+    **host,
     'device': jax.devices()[0].device_kind,
     'devices': dp.size,
     'jax': jax.__version__,
@@ -380,6 +397,8 @@ def main(argv=None) -> dict:
       if ours['live_bytes']
       else ''
     )
+    + f'; host per step: {ours["cpu_user_s_per_step"]} s user + {ours["cpu_sys_s_per_step"]} s'
+    f' system CPU, {ours["page_faults_per_step"]} page faults'
   )
   summary = {
     'model': args.model,
@@ -396,7 +415,11 @@ def main(argv=None) -> dict:
     'jaxgan_img_per_s_pipelined': ours['img_per_s_pipelined'],
     'jaxgan_peak_bytes': ours['peak_bytes'],
     'jaxgan_live_bytes': ours['live_bytes'],
+    'jaxgan_cpu_user_s_per_step': ours['cpu_user_s_per_step'],
+    'jaxgan_cpu_sys_s_per_step': ours['cpu_sys_s_per_step'],
+    'jaxgan_page_faults_per_step': ours['page_faults_per_step'],
     'xla_flags': os.environ.get('XLA_FLAGS', ''),
+    'glibc_tunables': os.environ.get('GLIBC_TUNABLES', ''),
   }
   if ours['profile']:
     prof = ours['profile']
@@ -434,6 +457,7 @@ def main(argv=None) -> dict:
       torch_img_per_s=theirs['img_per_s'],
       torch_step_s=theirs['step_s_median'],
       torch_peak_bytes=theirs['peak_bytes'],
+      torch_page_faults_per_step=theirs.get('page_faults_per_step'),
       ratio=round(ratio, 3),
     )
   print(json.dumps(summary))

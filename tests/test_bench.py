@@ -4,6 +4,7 @@ import json
 import math
 import os
 import subprocess
+import types
 
 import chex
 import jax
@@ -22,6 +23,19 @@ def test_bench_prints_a_json_summary(capsys):
   assert last == summary
   assert {'model', 'size', 'batch', 'jaxgan_img_per_s', 'first_step_s'} <= set(last)
   assert last['jaxgan_img_per_s'] > 0 and last['first_step_s'] > 0
+  assert last['jaxgan_page_faults_per_step'] >= 0 and last['jaxgan_cpu_user_s_per_step'] > 0
+
+
+def test_host_cost_is_per_step():
+  usage = lambda user, sys, faults: types.SimpleNamespace(
+    ru_utime=user, ru_stime=sys, ru_minflt=faults
+  )
+  cost = bench._host_cost(usage(1.0, 0.5, 1000), usage(2.0, 0.9, 15400), steps=4)
+  assert cost == {
+    'cpu_user_s_per_step': 0.25,
+    'cpu_sys_s_per_step': 0.1,
+    'page_faults_per_step': 3600,
+  }
 
 
 def test_bench_runs_the_cyclegan_step(capsys):
