@@ -64,6 +64,13 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--compile-cache', default='', help='persistent compilation cache directory')
   p.add_argument('--vs-torch', action='store_true', help='also run benchmarks/torch_dcgan.py')
   p.add_argument(
+    '--rounds',
+    type=int,
+    default=1,
+    help='time our step R times, alternating with the PyTorch side under --vs-torch, and '
+    'report medians and the median ratio (a shared machine drifts between runs)',
+  )
+  p.add_argument(
     '--layer',
     action='store_true',
     help='time one transposed-conv layer (16x16x128 -> 32x32x64, k4 s2 p1, batch 64, '
@@ -156,7 +163,8 @@ def _host_cost(before, after, steps: int) -> dict:
   }
 
 
-def run_jaxgan(args: argparse.Namespace) -> dict:
+def run_jaxgan(args: argparse.Namespace, after_round=None) -> dict:
+  """Compiles and times the project's train step; `after_round(i)` runs after round i."""
   import jax
   import numpy as np
 
@@ -191,15 +199,21 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
   for _ in range(args.warmup):
     state, metrics = step(state, batch)
   jax.block_until_ready(metrics)
-  times = []
+  rounds = []
   usage = resource.getrusage(resource.RUSAGE_SELF)
-  for _ in range(args.steps):
-    start = time.perf_counter()
-    state, metrics = step(state, batch)
-    jax.block_until_ready(metrics)
-    times.append(time.perf_counter() - start)
-  median = statistics.median(times)
-  host = _host_cost(usage, resource.getrusage(resource.RUSAGE_SELF), args.steps)
+  for i in range(args.rounds):
+    times = []
+    for _ in range(args.steps):
+      start = time.perf_counter()
+      state, metrics = step(state, batch)
+      jax.block_until_ready(metrics)
+      times.append(time.perf_counter() - start)
+    rounds.append(statistics.median(times))
+    if i == 0:
+      host = _host_cost(usage, resource.getrusage(resource.RUSAGE_SELF), args.steps)
+    if after_round is not None:
+      after_round(i)
+  median = statistics.median(rounds)
   start = time.perf_counter()  # as the trainer runs: no wait between steps
   for _ in range(args.steps):
     state, metrics = step(state, batch)
@@ -214,6 +228,7 @@ def run_jaxgan(args: argparse.Namespace) -> dict:
     'd_params': params[1],
     'first_step_s': round(first, 3),
     'step_s_median': round(median, 5),
+    'step_s_rounds': [round(r, 5) for r in rounds],
     'img_per_s': img_per_s(args.batch, median),
     'peak_bytes': peak,
     'live_bytes': live,
@@ -340,6 +355,13 @@ def layer_timings() -> dict[str, float]:
   return out
 
 
+def torch_device(args: argparse.Namespace) -> str:
+  """`--torch-device`, else 'cuda' when JAX runs on a GPU, else 'cpu'."""
+  import jax
+
+  return args.torch_device or ('cuda' if jax.devices()[0].platform == 'gpu' else 'cpu')
+
+
 def run_torch(args: argparse.Namespace, device: str) -> dict:
   script = os.path.join(BENCHMARKS, f'torch_{args.model}.py')
   if not os.path.exists(script):
@@ -385,7 +407,15 @@ def main(argv=None) -> dict:
     )
     print(json.dumps({'layer': 'conv_transpose_16x16x128_to_32x32x64', **timings}))
     return timings
-  ours = run_jaxgan(args)
+  if args.rounds < 1:
+    sys.exit(f'error: --rounds must be at least 1; got {args.rounds}')
+  theirs = []
+
+  def after_round(i):
+    if args.vs_torch:
+      theirs.append(run_torch(args, torch_device(args)))
+
+  ours = run_jaxgan(args, after_round)
   print(
     f'jaxgan {args.model}-{args.size}x{args.size}x{args.channels} batch {args.batch} on '
     f'{ours["devices"]} x {ours["device"]} ({args.dtype}): first step {ours["first_step_s"]} '
@@ -438,28 +468,41 @@ def main(argv=None) -> dict:
     )
     print('breakdown (s): ' + ', '.join(f'{k} {v}' for k, v in parts.items()))
     summary['breakdown_s'] = parts
+  if args.rounds > 1:
+    summary['jaxgan_step_s_rounds'] = ours['step_s_rounds']
   if args.vs_torch:
-    device = args.torch_device or ('cuda' if ours['device'].lower().find('cpu') < 0 else 'cpu')
-    theirs = run_torch(args, device)
-    if (theirs['g_params'], theirs['d_params']) != (ours['g_params'], ours['d_params']):
+    first = theirs[0]
+    if (first['g_params'], first['d_params']) != (ours['g_params'], ours['d_params']):
       sys.exit(
         f'error: parameter counts differ: jaxgan G/D {ours["g_params"]}/'
-        f'{ours["d_params"]}, torch {theirs["g_params"]}/{theirs["d_params"]}'
+        f'{ours["d_params"]}, torch {first["g_params"]}/{first["d_params"]}'
       )
-    ratio = theirs['step_s_median'] / ours['step_s_median']  # same batch: img/s ratio, unrounded
+    # Same batch: the img/s ratio. Each round's PyTorch run is paired with the jaxgan
+    # round just before it, so a machine that drifts moves both sides of one ratio.
+    ratios = [t['step_s_median'] / o for t, o in zip(theirs, ours['step_s_rounds'], strict=True)]
+    ratio = statistics.median(ratios)
+    torch_step = statistics.median(t['step_s_median'] for t in theirs)
     print(
-      f'torch {theirs["torch"]} ({theirs["threads"]} threads, {device}): median step '
-      f'{theirs["step_s_median"]} s, {theirs["img_per_s"]} img/s, peak '
-      f'{theirs["peak_bytes"] / 2**20:.0f} MiB; same parameter counts '
+      f'torch {first["torch"]} ({first["threads"]} threads, {torch_device(args)}): median step '
+      f'{torch_step} s, {img_per_s(args.batch, torch_step)} img/s, peak '
+      f'{max(t["peak_bytes"] for t in theirs) / 2**20:.0f} MiB; same parameter counts '
       f'(G {ours["g_params"]:,}, D {ours["d_params"]:,}); ratio {ratio:.2f}'
+      + (
+        f' (median of {len(ratios)} rounds: {", ".join(f"{r:.2f}" for r in ratios)})'
+        if len(ratios) > 1
+        else ''
+      )
     )
     summary.update(
-      torch_img_per_s=theirs['img_per_s'],
-      torch_step_s=theirs['step_s_median'],
-      torch_peak_bytes=theirs['peak_bytes'],
-      torch_page_faults_per_step=theirs.get('page_faults_per_step'),
+      torch_img_per_s=img_per_s(args.batch, torch_step),
+      torch_step_s=torch_step,
+      torch_peak_bytes=max(t['peak_bytes'] for t in theirs),
+      torch_page_faults_per_step=first.get('page_faults_per_step'),
       ratio=round(ratio, 3),
     )
+    if len(ratios) > 1:
+      summary['torch_step_s_rounds'] = [t['step_s_median'] for t in theirs]
+      summary['ratio_rounds'] = [round(r, 3) for r in ratios]
   print(json.dumps(summary))
   return summary
 

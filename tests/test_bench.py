@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 from jaxgan import bench, train
+from jaxgan.state import count_params
 from tests.helpers import smoke_config
 
 
@@ -24,6 +25,38 @@ def test_bench_prints_a_json_summary(capsys):
   assert {'model', 'size', 'batch', 'jaxgan_img_per_s', 'first_step_s'} <= set(last)
   assert last['jaxgan_img_per_s'] > 0 and last['first_step_s'] > 0
   assert last['jaxgan_page_faults_per_step'] >= 0 and last['jaxgan_cpu_user_s_per_step'] > 0
+
+
+def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch, capsys):
+  torch_steps = iter([0.3, 0.1, 0.2])
+  calls = []
+
+  def fake_torch(args, device):
+    calls.append(device)
+    return {
+      'step_s_median': next(torch_steps),
+      'g_params': g_params,
+      'd_params': d_params,
+      'torch': 'fake',
+      'threads': 2,
+      'peak_bytes': 1,
+    }
+
+  args = ['--size=16', '--channels=1', '--width=4', '--latent=8', '--batch=4', '--steps=2']
+  config = bench.bench_config(bench.parse_args(args))
+  state = train.create_state(config)
+  g_params, d_params = count_params(state.g.params), count_params(state.d.params)
+  monkeypatch.setattr(bench, 'run_torch', fake_torch)
+  summary = bench.main([*args, '--warmup=0', '--rounds=3', '--vs-torch'])
+  assert calls == ['cpu'] * 3
+  ours = summary['jaxgan_step_s_rounds']
+  assert len(ours) == 3 and summary['torch_step_s_rounds'] == [0.3, 0.1, 0.2]
+  ratios = [round(t / o, 3) for t, o in zip([0.3, 0.1, 0.2], ours, strict=True)]
+  assert summary['ratio_rounds'] == ratios
+  assert summary['ratio'] == pytest.approx(sorted(ratios)[1], abs=1e-3)
+  assert summary['torch_step_s'] == 0.2
+  with pytest.raises(SystemExit, match='rounds'):
+    bench.main([*args, '--rounds=0'])
 
 
 def test_host_cost_is_per_step():
