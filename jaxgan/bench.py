@@ -77,6 +77,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     'fwd+bwd) in each implementation, then exit',
   )
   p.add_argument(
+    '--conv-rates',
+    action='store_true',
+    help="time each of D's convolutions' forward, input and weight gradient alone "
+    '(ms, GFLOP/s), then exit',
+  )
+  p.add_argument(
     '--breakdown',
     action='store_true',
     help="also time the step's parts (G fwd+bwd, D passes) separately",
@@ -355,6 +361,53 @@ def layer_timings() -> dict[str, float]:
   return out
 
 
+def conv_rates(args: argparse.Namespace) -> list[dict]:
+  """Milliseconds and GFLOP/s of each DCGAN D convolution's three computations.
+
+  D's 4x4 stride-2 convolutions at `--size/--channels/--width/--batch` (G's
+  transposed convolutions are the same three computations in another order):
+  the forward, the input gradient and the weight gradient, each compiled
+  alone, in `layers.conv`'s 'fast' form (the step's) and XLA's own.
+  """
+  import jax
+  import jax.numpy as jnp
+
+  from jaxgan import layers
+
+  rows = []
+  size, c_in, c_out = args.size, args.channels, args.width
+  while size > 4:
+    x = jax.random.normal(jax.random.key(0), (args.batch, size, size, c_in))
+    kernel = 0.02 * jax.random.normal(jax.random.key(1), (4, 4, c_in, c_out))
+    dy = jnp.ones((args.batch, size // 2, size // 2, c_out))
+    gflop = 2 * dy.size * 16 * c_in / 1e9
+    row = {'layer': f'{size}x{size}x{c_in}->{c_out}', 'gflop': float(f'{gflop:.4g}')}
+    for impl in ('fast', 'xla'):
+      conv = lambda x, k, impl=impl: layers.conv(x, k, stride=2, padding=1, impl=impl)
+      parts = {
+        'fwd': (conv, x, kernel),
+        'input_grad': (
+          lambda x, k, dy, conv=conv: jax.vjp(lambda x: conv(x, k), x)[1](dy)[0],
+          x,
+          kernel,
+          dy,
+        ),
+        'weight_grad': (
+          lambda x, k, dy, conv=conv: jax.vjp(lambda k: conv(x, k), k)[1](dy)[0],
+          x,
+          kernel,
+          dy,
+        ),
+      }
+      for name, (fn, *inputs) in parts.items():
+        ms = 1e3 * _median_time(fn, *inputs, repeats=9)
+        row[f'{impl}_{name}_ms'] = round(ms, 2)
+        row[f'{impl}_{name}_gflop_s'] = round(gflop / ms * 1e3)
+    rows.append(row)
+    size, c_in, c_out = size // 2, c_out, 2 * c_out
+  return rows
+
+
 def torch_device(args: argparse.Namespace) -> str:
   """`--torch-device`, else 'cuda' when JAX runs on a GPU, else 'cpu'."""
   import jax
@@ -407,6 +460,19 @@ def main(argv=None) -> dict:
     )
     print(json.dumps({'layer': 'conv_transpose_16x16x128_to_32x32x64', **timings}))
     return timings
+  if args.conv_rates:
+    rows = conv_rates(args)
+    for row in rows:
+      print(
+        f'{row["layer"]} ({row["gflop"]} GFLOP): '
+        + ', '.join(
+          f'{impl} {part} {row[f"{impl}_{part}_ms"]} ms ({row[f"{impl}_{part}_gflop_s"]} GFLOP/s)'
+          for impl in ('fast', 'xla')
+          for part in ('fwd', 'input_grad', 'weight_grad')
+        )
+      )
+    print(json.dumps({'conv_rates': rows}))
+    return {'conv_rates': rows}
   if args.rounds < 1:
     sys.exit(f'error: --rounds must be at least 1; got {args.rounds}')
   theirs = []

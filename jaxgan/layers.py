@@ -317,11 +317,17 @@ def _fast_conv_fwd(x, kernel, stride, padding):
 # Below this many input channels XLA's own input gradient was faster (measured on
 # DCGAN's first D layer: 3 channels 0.0053 s vs 0.0060 s; 1 channel 0.0009 vs 0.0021).
 _MIN_CHANNELS_FOR_SUBPIXEL_GRAD = 16
+# Up to this output size too (DCGAN D's last strided conv, 8x8 -> 4x4: 6.6 vs 8.8 ms
+# at 8x8x128 -> 256, batch 64; `python -m jaxgan.bench --size=32 --channels=1 --conv-rates`).
+_MAX_OUTPUT_FOR_XLA_GRAD = 4
 
 
 def _fast_conv_bwd(stride, padding, residuals, dy):
   x, kernel = residuals
-  if kernel.shape[2] < _MIN_CHANNELS_FOR_SUBPIXEL_GRAD:
+  if (
+    kernel.shape[2] < _MIN_CHANNELS_FOR_SUBPIXEL_GRAD
+    or max(dy.shape[1:3]) <= _MAX_OUTPUT_FOR_XLA_GRAD
+  ):
     return jax.vjp(lambda x, k: _xla_conv(x, k, stride, padding), x, kernel)[1](dy)
   # When (H + 2p - k) % s != 0 the input is longer than the transpose's output:
   # PyTorch's output_padding restores the length.

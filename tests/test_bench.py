@@ -59,6 +59,17 @@ def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch, capsys
     bench.main([*args, '--rounds=0'])
 
 
+def test_conv_rates_time_every_strided_d_conv(capsys):
+  out = bench.main(['--size=16', '--channels=1', '--width=4', '--batch=2', '--conv-rates'])
+  rows = out['conv_rates']
+  assert [r['layer'] for r in rows] == ['16x16x1->4', '8x8x4->8']  # down to D's 4x4 map
+  assert rows[1]['gflop'] == 3.277e-05  # 2 x (2 x 4 x 4 x 8 outputs) x (4 x 4 x 4 taps)
+  for impl in ('fast', 'xla'):
+    for part in ('fwd', 'input_grad', 'weight_grad'):
+      assert rows[0][f'{impl}_{part}_ms'] > 0
+  assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == out
+
+
 def test_host_cost_is_per_step():
   usage = lambda user, sys, faults: types.SimpleNamespace(
     ru_utime=user, ru_stime=sys, ru_minflt=faults

@@ -90,11 +90,13 @@ def test_module_matches_flax_conv_transpose():
 @pytest.mark.parametrize(
   'size,k,stride,padding,c_in',
   [
-    (9, 4, 2, 1, 3),  # (H + 2p - k) % s != 0: the input gradient needs output_padding
-    (8, 4, 2, 1, 16),  # DCGAN's D layer; 16 channels take the sub-pixel input gradient
+    (9, 4, 2, 1, 3),  # < 16 channels: XLA's own input gradient
+    (16, 4, 2, 1, 16),  # DCGAN's D layer; 16 channels, 8x8 out: the sub-pixel input gradient
+    (17, 4, 2, 1, 16),  # (H + 2p - k) % s != 0: the sub-pixel gradient needs output_padding
+    (15, 3, 2, 1, 16),
+    (8, 4, 2, 1, 16),  # 4x4 out: XLA's own input gradient again
     (9, 4, 1, 0, 16),
     (4, 4, 1, 0, 32),  # D's last layer: base x base -> 1x1
-    (7, 3, 2, 1, 16),
   ],
 )
 def test_conv_values_and_gradients_match_xla(impl, size, k, stride, padding, c_in):
