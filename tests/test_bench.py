@@ -27,7 +27,7 @@ def test_bench_prints_a_json_summary(capsys):
   assert last['jaxgan_page_faults_per_step'] >= 0 and last['jaxgan_cpu_user_s_per_step'] > 0
 
 
-def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch, capsys):
+def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch):
   torch_steps = iter([0.3, 0.1, 0.2])
   calls = []
 
