@@ -2,8 +2,9 @@
 
   python -m jaxgan.bench --model=dcgan --size=64 --channels=3 --batch=64 --vs-torch
 
-Builds the state and step exactly as the trainer does (`train.create_state`,
-`parallel.compile_train_step`) on synthetic batches, times the first step
+Builds the state and step exactly as the trainer does (the game's
+`create_state` and `step_fn` from the registry, `parallel.DataParallel.compile`)
+on synthetic batches of the game's shapes (`Game.example_batch`), times the first step
 (compilation included) apart, then the median of `--steps` steps, each waited
 for. The last line printed is one JSON object.
 """
@@ -27,7 +28,9 @@ def img_per_s(batch: int, seconds: float) -> float:
 
 def parse_args(argv=None) -> argparse.Namespace:
   p = argparse.ArgumentParser(prog='python -m jaxgan.bench', description=__doc__.split('\n')[0])
-  p.add_argument('--model', default='dcgan', choices=['dcgan', 'cyclegan'])
+  p.add_argument(
+    '--model', default='dcgan', help='a model a game trains (jaxgan.games.for_model): dcgan, ...'
+  )
   p.add_argument('--size', type=int, default=64)
   p.add_argument('--channels', type=int, default=3)
   p.add_argument('--width', type=int, default=64, help='DCGAN/CycleGAN base width')
@@ -99,33 +102,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def bench_config(args: argparse.Namespace):
-  from jaxgan import configs
+  """The config the bench times: the game of `--model` maps its knobs, the shared ones here."""
+  from jaxgan import games
 
-  if args.model == 'cyclegan':
-    config = configs.cyclegan_base()
-    config.model.size, config.model.channels = args.size, args.channels
-    config.data.channels = args.channels
-    config.model.features = config.model.d_features = args.width
-    config.model.num_blocks = args.blocks or (9 if args.size >= 256 else 6)
-    config.train.batch_size = args.batch
-    config.train.half_precision = args.dtype == 'bfloat16'
-    config.num_devices, config.parallel = args.devices, args.parallel
-    if args.conv_impl:
-      config.model.conv_impl = args.conv_impl
-    return config
-  config = configs.dcgan_base()
-  config.model.size, config.model.channels = args.size, args.channels
-  config.model.width, config.model.latent_dim = args.width, args.latent
-  if args.g_conv_impl:
-    config.model.g_conv_impl = args.g_conv_impl
-  if args.d_conv_impl:
-    config.model.d_conv_impl = args.d_conv_impl
-  config.loss.name, config.loss.d_joint = args.loss, args.d_joint
+  config = games.for_model(args.model).bench_config(args)
   config.train.batch_size = args.batch
-  config.train.use_ema = args.ema
   config.train.half_precision = args.dtype == 'bfloat16'
-  config.num_devices = args.devices
-  config.parallel = args.parallel
+  config.num_devices, config.parallel = args.devices, args.parallel
   return config
 
 
@@ -172,31 +155,25 @@ def _host_cost(before, after, steps: int) -> dict:
 def run_jaxgan(args: argparse.Namespace, after_round=None) -> dict:
   """Compiles and times the project's train step; `after_round(i)` runs after round i."""
   import jax
-  import numpy as np
 
   if args.compile_cache:
     jax.config.update('jax_compilation_cache_dir', args.compile_cache)
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
   if args.precision != 'default':
     jax.config.update('jax_default_matmul_precision', args.precision)
-  from jaxgan import parallel, train
+  from jaxgan import configs, games, parallel
   from jaxgan.state import count_params
 
   config = bench_config(args)
-  game = train.get_game(config)
-  game.validate(config)
+  game = games.of(config)
+  configs.validate(config)
   dp = parallel.DataParallel(config.parallel, config.num_devices)
   dp.check_batch_size(args.batch)
-  state = game.create_state(config, bn_axis_name=dp.axis_name)
+  state = game.create_state(config, axis_name=dp.axis_name)
   params = (count_params(state.g.params), count_params(state.d.params))
   state = dp.put_state(state)
   step = dp.compile(game.step_fn(config))
-  rng = np.random.default_rng(0)
-  example = lambda: rng.uniform(-1, 1, (args.batch, args.size, args.size, args.channels)).astype(
-    np.float32
-  )
-  keys = ('a', 'b') if args.model == 'cyclegan' else ('real',)
-  batch = dp.shard_batch({k: example() for k in keys})
+  batch = dp.shard_batch(game.example_batch(config))
 
   start = time.perf_counter()
   state, metrics = step(state, batch)
@@ -318,9 +295,10 @@ def breakdown(args: argparse.Namespace) -> dict[str, float]:
   import jax
   import jax.numpy as jnp
 
-  from jaxgan import train
+  from jaxgan import games
 
-  state = train.create_state(bench_config(args))
+  config = bench_config(args)
+  state = games.of(config).create_state(config)
   z = jax.random.normal(jax.random.key(0), (args.batch, args.latent))
   x = jax.random.uniform(jax.random.key(1), (args.batch, args.size, args.size, args.channels))
   g_fwd = lambda p, z: state.g.apply(p, z, train=True)[0]

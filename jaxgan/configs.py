@@ -1,13 +1,14 @@
-"""Base experiment configs, the `:smoke` shrink, and config validation.
+"""The config sections every game shares, the `:smoke` shrink, and config validation.
 
-Config files in `experiments/` start from a base here and change what differs;
-`finalize(config, arg)` applies the config argument (`:smoke`) and checks the
-result. Sections: `model`, `data`, `optimizer.g`, `optimizer.d`, `loss`,
-`train`, `eval`, `seed`, `parallel`.
+Config files in `experiments/` start from a game's base config
+(`jaxgan/games/<game>.py`, built on `base()` here) and change what differs;
+`finalize(config, arg)` applies the config argument (`:smoke`); `validate`
+checks a config of any game (the trainer calls it at start-up). Sections:
+`model`, `data`, `optimizer.g`, `optimizer.d`, `loss`, `train`, `eval`,
+`seed`, `parallel`.
 """
 
 import ml_collections
-from ml_collections import config_dict
 
 from jaxgan import errors
 
@@ -31,17 +32,18 @@ RESUMABLE_KEYS = (
 )
 
 
-def _adam(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999) -> ConfigDict:
+def adam(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999) -> ConfigDict:
+  """An optimizer section: Adam (the DCGAN reference's 2e-4, betas (0.5, 0.999) by default)."""
   return ConfigDict({'name': 'adam', 'learning_rate': learning_rate, 'b1': b1, 'b2': b2})
 
 
 def base() -> ConfigDict:
-  """Sections common to every experiment."""
+  """Sections common to every experiment; each game's base config (jaxgan/games/) adds the rest."""
   config = ConfigDict()
-  config.game = 'gan'  # 'gan' (unconditional: DCGAN, 2-D MLP) or 'cyclegan'
+  config.game = 'gan'  # a module of jaxgan/games/: gan, cyclegan, pix2pix
   config.seed = 0
 
-  config.optimizer = ConfigDict({'g': _adam(), 'd': _adam()})
+  config.optimizer = ConfigDict({'g': adam(), 'd': adam()})
 
   config.loss = ConfigDict()
   config.loss.name = 'non_saturating'
@@ -55,7 +57,7 @@ def base() -> ConfigDict:
   config.train.batch_size = 64
   config.train.num_steps = 10_000
   config.train.log_every = 50
-  config.train.sample_every = 1000
+  config.train.sample_every = 1000  # sample grids
   config.train.checkpoint_every = 1000
   config.train.keep_checkpoints = 3
   config.train.use_ema = True
@@ -64,6 +66,7 @@ def base() -> ConfigDict:
   config.train.half_precision = False  # bf16 compute, fp32 params and optimizer state
 
   config.eval = ConfigDict()
+  config.eval.every = 0  # steps between the game's metrics; 0: with the sample grids
   config.eval.num_samples = 64  # images in each sample grid
   config.eval.interpolation_rows = 8
   config.eval.interpolation_steps = 10
@@ -79,135 +82,10 @@ def base() -> ConfigDict:
   return config
 
 
-def dcgan_base() -> ConfigDict:
-  """DCGAN (Radford et al. 2016) with the reference hyperparameters."""
-  config = base()
-  size = config_dict.FieldReference(64)
-  channels = config_dict.FieldReference(3)
-  config.model = ConfigDict()
-  config.model.name = 'dcgan'
-  config.model.size = size
-  config.model.channels = channels
-  config.model.width = 64
-  config.model.latent_dim = 100
-  config.model.g_conv_impl = 'fast'
-  config.model.d_conv_impl = 'fast'
-
-  config.data = ConfigDict()
-  config.data.source = 'digits'  # digits | tfds | folder
-  config.data.name = ''  # TFDS dataset name
-  config.data.split = 'train'
-  config.data.data_dir = ''  # TFDS data_dir ('' : TFDS default)
-  config.data.path = ''  # image folder
-  config.data.image_key = 'image'
-  config.data.size = size
-  config.data.channels = channels
-  config.data.random_flip = False
-  config.data.num_threads = 4
-  config.data.prefetch = 4
-  return config
-
-
-def toy2d_base() -> ConfigDict:
-  """MLP GAN on a 2-D Gaussian mixture."""
-  config = base()
-  config.model = ConfigDict()
-  config.model.name = 'mlp'
-  config.model.data_dim = 2
-  config.model.latent_dim = 2
-  config.model.g_hidden = (400, 400, 400, 400)
-  config.model.d_hidden = (200, 200, 200)
-  config.model.g_batchnorm = True
-
-  config.data = ConfigDict()
-  config.data.source = 'toy2d'
-  config.data.name = 'ring'
-  config.data.num_threads = 1
-  config.data.prefetch = 2
-
-  config.optimizer = ConfigDict({'g': _adam(1e-4, 0.8), 'd': _adam(1e-4, 0.8)})
-  config.train.batch_size = 100
-  config.train.num_steps = 20_000
-  config.train.log_every = 100
-  config.train.sample_every = 5000
-  config.train.checkpoint_every = 5000
-  config.train.use_ema = False
-  config.eval.num_samples = 2500
-  return config
-
-
-def cyclegan_base() -> ConfigDict:
-  """CycleGAN with the reference defaults (ResNet-9 G, 70x70 PatchGAN, LSGAN, pool 50)."""
-  config = base()
-  config.game = 'cyclegan'
-  size = config_dict.FieldReference(256)
-  config.model = ConfigDict()
-  config.model.name = 'cyclegan'
-  config.model.size = size
-  config.model.channels = 3
-  config.model.features = 64
-  config.model.num_blocks = 9  # 6 at 128x128
-  config.model.d_features = 64
-  config.model.d_layers = 3
-  config.model.conv_impl = 'fast'
-
-  config.data = ConfigDict()
-  config.data.source = 'folder'  # digits_mapping | folder | tfds
-  config.data.name = ''  # TFDS name, e.g. cycle_gan/horse2zebra
-  config.data.data_dir = ''
-  config.data.path = ''  # a folder with trainA/, trainB/ (testA/, testB/)
-  config.data.image_key = 'image'
-  config.data.size = size  # the random crop
-  config.data.load_size = 286  # images are resized to this first (the reference's jitter)
-  config.data.channels = 3
-  config.data.random_flip = True
-  config.data.num_threads = 4
-  config.data.prefetch = 4
-
-  config.loss = ConfigDict()
-  config.loss.name = 'least_squares'
-  config.loss.cycle_weight = 10.0
-  config.loss.identity_weight = 0.5  # x cycle_weight
-  config.loss.g_adv_weight = 2.0  # the reference's MSE(D(G(x)), 1) = 2 x LSGAN's (f - 1)^2 / 2
-  config.loss.pool_size = 50
-
-  for who in ('g', 'd'):  # constant learning rate, then linear decay to 0
-    config.optimizer[who].constant_steps = 100_000
-    config.optimizer[who].decay_steps = 100_000
-  config.train.batch_size = 1
-  config.train.num_steps = 200_000
-  config.train.use_ema = False
-  config.train.log_every = 100
-  config.eval.num_samples = 4  # held-out images per direction in the sample grids
-  return config
-
-
-def pix2pix_base() -> ConfigDict:
-  """pix2pix with the reference defaults (U-Net-256 G, 70x70 PatchGAN on (A, B), L1 x 100)."""
-  config = cyclegan_base()
-  config.game = 'pix2pix'
-  config.model.name = 'pix2pix'
-  for key in ('num_blocks',):
-    del config.model[key]
-  config.model.num_downs = 8
-  config.model.dropout = 0.5
-  config.data.source = 'folder'  # digits_mapping | folder (train/, test/ or val/) | tfds
-  del config.data['image_key']
-  # TFDS: two image features per record (key_a, key_b), or one A|B image (key_b empty).
-  config.data.key_a = 'image'
-  config.data.key_b = ''
-  config.data.train_split = 'train'
-  config.data.test_split = 'test'  # '' for none: samples then come from train pairs
-  config.data.direction = 'AtoB'  # or 'BtoA': train B -> A (e.g. facades labels -> photos)
-  config.loss = ConfigDict()
-  config.loss.name = 'non_saturating'  # the reference's 'vanilla'
-  config.loss.l1_weight = 100.0
-  config.loss.d_weight = 0.5
-  return config
-
-
 def smoke(config: ConfigDict) -> ConfigDict:
-  """Shrinks any config to a seconds-long CPU run (same code paths, tiny sizes)."""
+  """Shrinks any config to a seconds-long CPU run: shared settings here, sizes by its game."""
+  from jaxgan import games  # games import this module for `base`
+
   config.train.num_steps = 6
   config.train.batch_size = 8 * config.loss.get('n_critic', 1)
   config.train.log_every = 2
@@ -218,31 +96,11 @@ def smoke(config: ConfigDict) -> ConfigDict:
   config.eval.interpolation_rows = 2
   config.eval.interpolation_steps = 4
   config.data.num_threads = 1
-  if config.model.name == 'dcgan':
-    config.model.width = 8
-    config.model.latent_dim = 16
-    if config.model.size > 32:
-      config.model.size = 32
-  elif config.model.name == 'mlp':
-    config.model.g_hidden = (32, 32)
-    config.model.d_hidden = (32, 32)
-  elif config.model.name in ('cyclegan', 'pix2pix'):
-    config.train.batch_size = 2
-    config.model.features, config.model.d_features = 8, 8
-    if config.model.name == 'cyclegan':
-      config.model.num_blocks = 1
-    else:  # the U-Net halves the size num_downs times
-      config.model.num_downs = min(config.model.num_downs, 5)
-    config.model.size = min(config.model.size, 32)
-    config.data.load_size = config.model.size + 4
-    config.eval.num_samples = 2
-    for who in ('g', 'd'):
-      config.optimizer[who].constant_steps, config.optimizer[who].decay_steps = 3, 3
-  return config
+  return games.of(config).smoke(config)
 
 
 def finalize(config: ConfigDict, arg: str | None) -> ConfigDict:
-  """Applies the config argument (None or 'smoke') and validates."""
+  """Applies the config argument (None or 'smoke'); the trainer validates at start-up."""
   if arg not in (None, '', 'smoke'):
     raise errors.ConfigError(f"unknown config argument {arg!r}; known: 'smoke'")
   if arg == 'smoke':
@@ -251,7 +109,14 @@ def finalize(config: ConfigDict, arg: str | None) -> ConfigDict:
 
 
 def validate(config: ConfigDict) -> None:
-  """Checks values that types alone do not; raises ConfigError saying what to fix."""
+  """Checks values that types alone do not, for every game; raises ConfigError saying what to fix.
+
+  The sections every game shares are checked here, then the game's own
+  `validate` runs (`jaxgan/games/`).
+  """
+  from jaxgan import games
+
+  game = games.of(config)
   train = config.train
   for key in (
     'batch_size',
@@ -271,8 +136,27 @@ def validate(config: ConfigDict) -> None:
     )
   if train.use_ema and not 0.0 <= train.ema_decay < 1.0:
     raise errors.ConfigError(f'config.train.ema_decay must be in [0, 1); got {train.ema_decay}')
+  if config.eval.every < 0:
+    raise errors.ConfigError(
+      f'config.eval.every must be >= 0 (0: with the sample grids); got {config.eval.every}'
+    )
   if config.eval.num_samples < 1:
-    raise errors.ConfigError('config.eval.num_samples must be >= 1')
+    raise errors.ConfigError(f'config.eval.num_samples must be >= 1; got {config.eval.num_samples}')
+  if train.use_ema and not game.keeps_ema:
+    raise errors.ConfigError(
+      f'config.game={game.name!r} keeps no EMA generator; set config.train.use_ema=False'
+    )
+  if config.parallel not in game.parallel_modes:
+    raise errors.ConfigError(
+      f'config.game={game.name!r} does not train under config.parallel={config.parallel!r}; '
+      f'use {" or ".join(repr(m) for m in game.parallel_modes)}'
+    )
+  game.validate(config)
+
+
+def eval_every(config: ConfigDict) -> int:
+  """Steps between the game's metric evaluations: `config.eval.every`, else `train.sample_every`."""
+  return config.eval.every or config.train.sample_every
 
 
 def flatten(d: dict, prefix: str = '') -> dict[str, object]:

@@ -7,7 +7,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import checkpoint, images, steps, train
+from jaxgan import checkpoint, games, images
 from jaxgan.data import toy2d
 from jaxgan.errors import CheckpointError, ConfigError
 
@@ -21,7 +21,7 @@ def load_state(workdir: str):
   if step is None:
     raise CheckpointError(f'no checkpoint in {ckpt.directory}; train first')
   config = ml_collections.ConfigDict(ckpt.stored_config(step))
-  state = ckpt.restore(train.get_game(config).create_state(config), step)
+  state = ckpt.restore(games.of(config).create_state(config), step)
   ckpt.close()
   return config, state
 
@@ -52,6 +52,7 @@ def sample_from_workdir(
   if n < 1:
     raise ConfigError(f'--n must be >= 1; got {n}')
   config, state = load_state(workdir)
+  game = games.of(config)
   rng = jax.random.key(seed)
   if interpolate:
     cols = config.eval.interpolation_steps
@@ -60,9 +61,7 @@ def sample_from_workdir(
   else:
     cols = None
     z = jax.random.normal(rng, (n, *state.latent_shape))
-  samples = np.asarray(
-    jax.jit(steps.generate, static_argnames='use_ema')(state, z, use_ema=use_ema)
-  )
+  samples = np.asarray(jax.jit(game.generate, static_argnames='use_ema')(state, z, use_ema=use_ema))
   suffix = '_interp' if interpolate else ''
   output = output or os.path.join(workdir, 'samples', f'sample{suffix}.{fmt}')
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)

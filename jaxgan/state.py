@@ -169,6 +169,31 @@ def create_gan_state(
   )
 
 
+def pmean(tree: PyTree, axis_name: str | None) -> PyTree:
+  """`lax.pmean` over pmap's device axis, or the tree itself under jit (`axis_name=None`)."""
+  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+
+def apply_update(
+  player: PlayerState,
+  grads: PyTree,
+  collections: PyTree,
+  metrics: dict[str, Array],
+  *,
+  name: str,
+  axis_name: str | None = None,
+) -> tuple[PlayerState, dict[str, Array]]:
+  """Gradients (and metrics) averaged over devices, their norm logged, one optimizer update.
+
+  The sequence every game's step ends each player's update with: under pmap
+  (`axis_name` set) gradients and metrics are averaged over the device axis;
+  `metrics[f'{name}_grad_norm']` is the global gradient norm.
+  """
+  grads, metrics = pmean((grads, metrics), axis_name)
+  metrics = {**metrics, f'{name}_grad_norm': optax.tree.norm(grads)}
+  return player.apply_gradients(grads, collections), metrics
+
+
 def count_params(params: PyTree) -> int:
   """Number of scalars in a params tree."""
   return sum(x.size for x in jax.tree.leaves(params))

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan import losses
-from jaxgan.state import GANState, PlayerState
+from jaxgan.state import GANState, PlayerState, apply_update
 
 Array = jax.Array
 Metrics = dict[str, Array]
@@ -41,11 +41,6 @@ def sample_latent(state: GANState, rng: Array, n: int, axis_name: str | None = N
   size = jax.lax.psum(1, axis_name)
   z = jax.random.normal(rng, (n * size, *state.latent_shape))
   return jax.lax.dynamic_slice_in_dim(z, jax.lax.axis_index(axis_name) * n, n)
-
-
-def pmean(tree, axis_name: str | None):
-  """`lax.pmean` over the pmap axis, or the tree itself under jit (`axis_name=None`)."""
-  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
 
 def generate(state: GANState, z: Array, *, use_ema: bool = True) -> Array:
@@ -107,9 +102,7 @@ def _d_update(
     return total, (collections, metrics)
 
   grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
-  grads, metrics = pmean((grads, metrics), axis_name)
-  metrics['d_grad_norm'] = optax.tree.norm(grads)
-  return d.apply_gradients(grads, collections), metrics
+  return apply_update(d, grads, collections, metrics, name='d', axis_name=axis_name)
 
 
 def _g_forward(state: GANState, z: Array):
@@ -142,9 +135,9 @@ def _g_update(
 
   g_loss, d_fake = jax.value_and_grad(loss_fn)(fake)
   (grads,) = g_vjp(d_fake.astype(fake.dtype))
-  grads, g_loss = pmean((grads, g_loss), axis_name)
-  metrics = {'g_loss': g_loss, 'g_grad_norm': optax.tree.norm(grads)}
-  return state.g.apply_gradients(grads, g_collections), metrics
+  return apply_update(
+    state.g, grads, g_collections, {'g_loss': g_loss}, name='g', axis_name=axis_name
+  )
 
 
 def _update_ema(ema, g: PlayerState, decay: float | None):
@@ -167,9 +160,9 @@ def _update_rngs(state: GANState, i: int) -> tuple[Array, Array]:
 
 
 def _check_batch(batch: dict[str, Array], n_critic: int) -> Array:
-  if 'real' not in batch:
-    raise ValueError(f'batch must hold real data under "real"; got keys {sorted(batch)}')
-  real = batch['real']
+  if 'image' not in batch:
+    raise ValueError(f'batch must hold real data under "image"; got keys {sorted(batch)}')
+  real = batch['image']
   if real.shape[0] % n_critic:
     raise ValueError(
       f'batch of {real.shape[0]} does not split into n_critic={n_critic} equal D batches'
@@ -187,7 +180,7 @@ def d_step(
   r2_gamma: float = 0.0,
   d_joint: bool = False,
 ) -> tuple[GANState, Metrics]:
-  """One D update on `batch['real']` and fresh fakes; G is left untouched.
+  """One D update on `batch['image']` and fresh fakes; G is left untouched.
 
   G generates in training mode (as in `train_step`) but its BatchNorm
   statistics are not kept: `d_step` changes nothing of G.
@@ -218,7 +211,7 @@ def g_step(
 ) -> tuple[GANState, Metrics]:
   """One G update against the current D; D is left untouched.
 
-  `batch['real']` sets the batch size (and feeds D's real logits for the
+  `batch['image']` sets the batch size (and feeds D's real logits for the
   relativistic loss). G draws the same latents as `d_step` at the same step, so
   `g_step(d_step(s))` is `train_step(s)` with `n_critic=1` (less the step count).
   """
@@ -246,7 +239,7 @@ def train_step(
 
   Args:
     state: the game.
-    batch: `{'real': [n_critic * B, ...]}`; each D update takes its own slice of B.
+    batch: `{'image': [n_critic * B, ...]}`; each D update takes its own slice of B.
     loss: a name from `losses.ADVERSARIAL_LOSSES`.
     n_critic: D updates per G update.
     gp_weight: WGAN-GP weight (0: off).

@@ -1,6 +1,7 @@
-"""The training loop: `train_and_evaluate(config, workdir)` for every unconditional GAN.
+"""The training loop: `train_and_evaluate(config, workdir)` for every game.
 
-The loop builds the state, compiles the pure step once (`parallel.py`),
+The loop names no game: it asks the registry (`jaxgan/games/`) for the
+config's game, builds its state, compiles its pure step once (`parallel.py`),
 resumes from the newest checkpoint in `workdir`, and writes metrics
 (TensorBoard + `metrics.jsonl`), sample grids (`samples/`) and checkpoints
 (`checkpoints/`). Metrics stay on the device until a log step; the host
@@ -8,104 +9,22 @@ never runs more than `DataParallel.max_steps_in_flight` steps ahead.
 """
 
 import contextlib
-import functools
 import json
 import os
 import signal
 import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import tqdm
 from absl import logging
+from tqdm import auto as tqdm
 
-from jaxgan import (
-  checkpoint,
-  configs,
-  cyclegan,
-  images,
-  models,
-  optim,
-  parallel,
-  pix2pix,
-  steps,
-  writers,
-)
+from jaxgan import checkpoint, configs, evaluators, games, parallel, writers
 from jaxgan import state as state_lib
-from jaxgan.data import pipeline, toy2d
-from jaxgan.errors import ConfigError, NonFiniteError
-
-
-def step_settings(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """The keyword settings of `steps.train_step` for this config."""
-  loss = config.loss
-  try:
-    return steps.step_settings(
-      loss=loss.name,
-      n_critic=loss.n_critic,
-      gp_weight=loss.gp_weight,
-      r1_gamma=loss.r1_gamma,
-      r2_gamma=loss.r2_gamma,
-      d_joint=loss.d_joint,
-      ema_decay=config.train.ema_decay if config.train.use_ema else None,
-    )
-  except ValueError as e:
-    raise ConfigError(f'config.loss: {e}') from e
-
-
-def example_shape(config: ml_collections.ConfigDict) -> tuple[int, ...]:
-  """Shape of one real example."""
-  if config.data.source == 'toy2d':
-    return (config.model.data_dim,)
-  return (config.data.size, config.data.size, config.data.channels)
-
-
-def create_state(
-  config: ml_collections.ConfigDict, bn_axis_name: str | None = None
-) -> state_lib.GANState:
-  """The initial game of `config` (deterministic in `config.seed`).
-
-  `bn_axis_name` names pmap's device axis for BatchNorm (None under jit).
-  """
-  kwargs = {k: v for k, v in config.model.items() if k != 'name'}
-  dtype = state_lib.compute_dtype(config)
-  try:
-    g, d = models.create_models(config.model.name, kwargs, dtype=dtype, bn_axis_name=bn_axis_name)
-  except ValueError as e:
-    raise ConfigError(str(e)) from e
-  latent_dim = config.model.latent_dim
-  return state_lib.create_gan_state(
-    jax.random.key(config.seed),
-    generator=g,
-    discriminator=d,
-    g_tx=optim.create_optimizer(config.optimizer.g, 'g'),
-    d_tx=optim.create_optimizer(config.optimizer.d, 'd'),
-    g_inputs=[jnp.zeros((1, latent_dim))],
-    d_inputs=[jnp.zeros((1, *example_shape(config)))],
-    latent_shape=(latent_dim,),
-    use_ema=config.train.use_ema,
-  )
-
-
-def validate(config: ml_collections.ConfigDict) -> None:
-  configs.validate(config)
-  step_settings(config)
-  if config.parallel == 'pmap' and config.loss.name == 'relativistic_average':
-    raise ConfigError(
-      "config.loss.name='relativistic_average' averages logits over the batch; "
-      "under config.parallel='pmap' that would be per device: use 'jit'"
-    )
-  if config.data.source != 'toy2d' and config.model.name == 'dcgan':
-    if (config.data.size, config.data.channels) != (config.model.size, config.model.channels):
-      raise ConfigError(
-        f'config.data (size {config.data.size}, channels '
-        f'{config.data.channels}) must match config.model (size '
-        f'{config.model.size}, channels {config.model.channels})'
-      )
+from jaxgan.errors import NonFiniteError
 
 
 def _all_finite(tree: Any) -> jax.Array:
@@ -139,57 +58,6 @@ class _StopRequest:
       signal.signal(sig, handler)
 
 
-class _Evaluator:
-  """Sample grids (images) or scatter plots and mode coverage (2-D mixtures)."""
-
-  def __init__(self, config: ml_collections.ConfigDict, workdir: str, writer, dp, is_main):
-    self.config = config
-    self.dp = dp
-    self.rng = jax.random.fold_in(jax.random.key(config.seed), 0x5EED)
-    # A fixed latent batch: grids are comparable across steps and across a resume.
-    self.z = jax.random.normal(self.rng, (config.eval.num_samples, config.model.latent_dim))
-    self.is_main = is_main  # every process computes samples; process 0 writes them
-    self.sample_dir = os.path.join(workdir, 'samples')
-    self.writer = writer
-    self.mixture = toy2d.get_mixture(config.data.name) if config.data.source == 'toy2d' else None
-    self._generate = jax.jit(steps.generate)
-
-  def samples(self, state, z) -> np.ndarray:
-    """G's outputs for latents `z`, from the logical (unplaced) `state`."""
-    return self.dp.fetch(self._generate(state, self.dp.replicate(np.asarray(z))))
-
-  def __call__(self, state, name: str, step: int) -> tuple[str, dict[str, float]]:
-    samples = self.samples(state, self.z)
-    metrics = {}
-    if self.mixture is not None:
-      image = images.render_points(samples, self.mixture.means)
-      metrics = toy2d.mode_coverage(self.mixture, samples)
-    else:
-      image = images.make_grid(samples)
-    path = os.path.join(self.sample_dir, f'{name}.png')
-    if self.is_main:
-      images.save_png(image, path)
-    self.writer.image(step, 'samples', image)
-    if metrics:
-      self.writer.scalars(step, {f'eval/{k}': v for k, v in metrics.items()})
-    return path, metrics
-
-  def final(self, state) -> list[str]:
-    """Extra outputs at the end of training: the latent interpolation strip."""
-    strip = self.interpolation(state, jax.random.fold_in(self.rng, 1))
-    return [strip] if strip else []
-
-  def interpolation(self, state, rng) -> str | None:
-    if self.mixture is not None:
-      return None
-    rows, cols = self.config.eval.interpolation_rows, self.config.eval.interpolation_steps
-    ends = np.asarray(jax.random.normal(rng, (2, rows, *state.latent_shape)))
-    z = images.slerp(ends[0], ends[1], np.linspace(0.0, 1.0, cols)).reshape(rows * cols, -1)
-    grid = images.make_grid(self.samples(state, z), ncol=cols)
-    path = os.path.join(self.sample_dir, 'interpolation.png')
-    return images.save_png(grid, path) if self.is_main else path
-
-
 def _mean_metrics(pending: list[tuple[int, dict]], dp: parallel.DataParallel) -> dict[str, float]:
   """Averages fetched per-step metrics; raises NonFiniteError at the first bad step."""
   host = dp.fetch([m for _, m in pending], per_device=True)
@@ -211,8 +79,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     NonFiniteError: a loss became NaN/inf; the last good checkpoint is kept.
   """
   parallel.initialize_distributed(config.distributed)
-  game = get_game(config)
-  game.validate(config)
+  game = games.of(config)
+  configs.validate(config)
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
   config_dict = config.to_dict()
@@ -225,7 +93,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     config, process_index=jax.process_index(), process_count=jax.process_count()
   )
 
-  state = dp.put_state(game.create_state(config, bn_axis_name=dp.axis_name))
+  state = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
   if ckpt.latest_step() is not None:
     # Restored onto this run's placement: any device count, either mode.
     state = dp.put_state(ckpt.restore(dp.get_state(state)))
@@ -238,7 +106,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       json.dump(config_dict, f, indent=2)
 
   writer = writers.MetricWriter(workdir, enabled=is_main)
-  evaluator = game.evaluator(config, workdir, writer, dp, is_main)
+  outputs = evaluators.Outputs(workdir, writer, dp, is_main=is_main)
+  evaluations = game.create_evaluators(config, outputs)
   train_step = dp.compile(game.step_fn(config))
   all_finite = jax.jit(_all_finite)
 
@@ -276,22 +145,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       input_wait_fraction=input_wait / elapsed,
     )
     writer.scalars(step, values)
+    shown = {k: values[k] for k in game.progress_metrics if k in values}
     progress.set_postfix(
-      d_loss=f'{values["d_loss"]:.3f}',
-      g_loss=f'{values["g_loss"]:.3f}',
+      **{k: f'{v:.3f}' for k, v in shown.items()},
       img_s=f'{values["img_per_s"]:.0f}',
       refresh=False,
     )
     if progress.disable and is_main:
       logging.info(
-        'step %d: d_loss %.4f g_loss %.4f, %.1f steps/s',
+        'step %d: %s, %.1f steps/s',
         step,
-        values['d_loss'],
-        values['g_loss'],
+        ' '.join(f'{k} {v:.4f}' for k, v in shown.items()),
         steps_per_s,
       )
     pending, last_log_time, last_log_step, input_wait = [], now, step, 0.0
     return values
+
+  def evaluate(step: int, due: list, *, final: bool = False) -> dict[str, float]:
+    metrics = {}
+    for evaluation in due:
+      metrics.update(evaluation(dp.get_state(state), step, final=final))
+    if metrics:
+      writer.scalars(step, {f'eval/{k}': v for k, v in metrics.items()})
+    return metrics
 
   def save(step: int) -> None:
     nonlocal last_good
@@ -322,8 +198,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           flush_metrics(step)
         elif step % dp.max_steps_in_flight == 0:
           jax.block_until_ready(metrics)
-        if step % config.train.sample_every == 0:
-          evaluator(dp.get_state(state), f'step_{step:07d}', step)
+        evaluate(step, [e for e in evaluations if e.due(step)])
         if step % config.train.checkpoint_every == 0:
           save(step)
         if stop.signal_name:
@@ -337,17 +212,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           return dp.get_state(state)
       if start < num_steps:
         save(num_steps)
-      path, metrics = evaluator(dp.get_state(state), 'final', num_steps)
-      extra = evaluator.final(dp.get_state(state))
+      outputs.written.clear()
+      metrics = evaluate(num_steps, evaluations, final=True)
       if is_main:
         if metrics:
           with open(os.path.join(workdir, 'results.json'), 'w') as f:
             json.dump({'step': num_steps, **metrics}, f, indent=2)
         logging.info(
-          'Done at step %d. Samples: %s%s. Checkpoints: %s. TensorBoard: tensorboard --logdir %s',
+          'Done at step %d. Samples: %s. Checkpoints: %s. TensorBoard: tensorboard --logdir %s',
           num_steps,
-          path,
-          ''.join(f', {p}' for p in extra),
+          ', '.join(outputs.written) or 'none',
           ckpt.directory,
           os.path.join(workdir, 'tb'),
         )
@@ -357,55 +231,3 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       iterator.close()
       ckpt.close()
       writer.close()
-
-
-class Game(NamedTuple):
-  """What differs between games; the loop, checkpoints and logs are shared."""
-
-  validate: Callable[[ml_collections.ConfigDict], None]
-  create_state: Callable[..., state_lib.GANState]
-  step_fn: Callable[[ml_collections.ConfigDict], Callable]
-  create_batches: Callable[..., pipeline.BatchSource]
-  evaluator: Callable[..., Any]
-
-
-def _create_unconditional_batches(config, *, process_index: int = 0, process_count: int = 1):
-  return pipeline.create_batches(
-    config.data,
-    global_batch=config.train.batch_size,
-    seed=config.seed,
-    process_index=process_index,
-    process_count=process_count,
-  )
-
-
-GAMES: dict[str, Game] = {
-  'gan': Game(
-    validate,
-    create_state,
-    lambda config: functools.partial(steps.train_step, **step_settings(config)),
-    _create_unconditional_batches,
-    _Evaluator,
-  ),
-  'cyclegan': Game(
-    cyclegan.validate,
-    cyclegan.create_state,
-    cyclegan.step_fn,
-    cyclegan.create_batches,
-    cyclegan.Evaluator,
-  ),
-  'pix2pix': Game(
-    pix2pix.validate,
-    pix2pix.create_state,
-    pix2pix.step_fn,
-    pix2pix.create_batches,
-    pix2pix.Evaluator,
-  ),
-}
-
-
-def get_game(config: ml_collections.ConfigDict) -> Game:
-  name = config.get('game', 'gan')
-  if name not in GAMES:
-    raise ConfigError(f'unknown config.game {name!r}; known: {", ".join(sorted(GAMES))}')
-  return GAMES[name]

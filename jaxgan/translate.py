@@ -7,7 +7,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from jaxgan import cyclegan, pix2pix, sample
+from jaxgan import games, sample
 from jaxgan.data import sources
 from jaxgan.errors import ConfigError
 
@@ -29,17 +29,13 @@ def translate_folder(
   if direction not in ('ab', 'ba'):
     raise ConfigError(f"--direction must be 'ab' or 'ba'; got {direction!r}")
   config, state = sample.load_state(workdir)
-  game = config.get('game', 'gan')
-  if game == 'cyclegan':
-    run = jax.jit(functools.partial(cyclegan.translate, direction=direction))
-  elif game == 'pix2pix':
-    if direction != 'ab':
-      raise ConfigError(
-        f'{workdir!r} holds a pix2pix run: it translates one way only, use --direction=ab'
-      )
-    run = jax.jit(pix2pix.translate)
-  else:
-    raise ConfigError(f'{workdir!r} holds a {game!r} run, not a CycleGAN or pix2pix one')
+  game = games.of(config)
+  run = jax.jit(functools.partial(game.translate, direction=direction))
+  probe = np.zeros((1, config.model.size, config.model.size, config.model.channels), np.float32)
+  try:
+    jax.eval_shape(run, state, probe)  # a game that cannot translate this way says so now
+  except ConfigError as e:
+    raise ConfigError(f'{workdir!r}: {e}') from None
   files = sources.list_images(input_dir)
   size, channels = config.model.size, config.model.channels
   os.makedirs(output_dir, exist_ok=True)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 from jaxgan import bench, train
+from jaxgan.games import gan
 from jaxgan.state import count_params
 from tests.helpers import smoke_config
 
@@ -44,7 +45,7 @@ def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch):
 
   args = ['--size=16', '--channels=1', '--width=4', '--latent=8', '--batch=4', '--steps=2']
   config = bench.bench_config(bench.parse_args(args))
-  state = train.create_state(config)
+  state = gan.GAME.create_state(config)
   g_params, d_params = count_params(state.g.params), count_params(state.d.params)
   monkeypatch.setattr(bench, 'run_torch', fake_torch)
   summary = bench.main([*args, '--warmup=0', '--rounds=3', '--vs-torch'])

@@ -8,7 +8,7 @@ import sys
 import ml_collections
 import pytest
 
-from jaxgan import configs, train
+from jaxgan import configs
 from jaxgan.errors import ConfigError
 from tests.helpers import CONFIG_FILES, ROOT, load_config
 
@@ -30,7 +30,7 @@ def test_the_expected_configs_exist():
 def test_config_loads_and_validates(path):
   for arg in (None, 'smoke'):
     config = load_config(path, arg)
-    train.get_game(config).validate(config)
+    configs.validate(config)
   smoke = load_config(path, 'smoke')
   assert smoke.train.num_steps <= 10 and smoke.train.batch_size <= 16
 
@@ -66,7 +66,7 @@ def test_validation_errors(change, message):
   config = load_config('experiments/dcgan/digits.py')
   change(config)
   with pytest.raises(ConfigError, match=message):
-    train.validate(config)
+    configs.validate(config)
 
 
 def test_data_model_mismatch():
@@ -74,7 +74,7 @@ def test_data_model_mismatch():
   config = ml_collections.ConfigDict(load_config('experiments/dcgan/digits.py').to_dict())
   config.data.size = 16
   with pytest.raises(ConfigError, match='must match config.model'):
-    train.validate(config)
+    configs.validate(config)
 
 
 def test_experiment_differences_ignore_resumable_keys():

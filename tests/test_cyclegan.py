@@ -13,9 +13,10 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from jaxgan import checkpoint, cyclegan, train, translate
+from jaxgan import checkpoint, configs, train, translate
 from jaxgan.data import sources
 from jaxgan.errors import ConfigError, DataError
+from jaxgan.games import cyclegan, pix2pix
 from jaxgan.models import cyclegan as cg
 from jaxgan.state import count_params
 from tests.helpers import ROOT, load_config
@@ -86,10 +87,10 @@ def _config(**changes):
 
 def test_step_reports_the_cycle_and_identity_losses():
   config = _config()
-  state = cyclegan.create_state(config)
-  batches = cyclegan.create_batches(config)
+  state = cyclegan.GAME.create_state(config)
+  batches = cyclegan.GAME.create_batches(config)
   batch = jax.tree.map(jnp.asarray, batches.batch(0))
-  new_state, metrics = jax.jit(cyclegan.step_fn(config))(state, batch)
+  new_state, metrics = jax.jit(cyclegan.GAME.step_fn(config))(state, batch)
   ab = lambda x: cyclegan.translate(state, x, 'ab')  # no BatchNorm: train == inference
   ba = lambda x: cyclegan.translate(state, x, 'ba')
   a, b = batch['a'], batch['b']
@@ -122,7 +123,7 @@ def test_resume_is_exact_including_the_pool(tmp_path):
 
   def restore(workdir):
     ckpt = checkpoint.Checkpointer(str(workdir), create=False)
-    state = ckpt.restore(cyclegan.create_state(config))
+    state = ckpt.restore(cyclegan.GAME.create_state(config))
     ckpt.close()
     return state
 
@@ -219,29 +220,27 @@ def test_bad_cyclegan_configs():
   config = _config()
   config.loss.name = 'relativistic_average'
   with pytest.raises(ConfigError, match='not usable by CycleGAN'):
-    cyclegan.validate(config)
+    configs.validate(config)
   config = _config()
   config.data.load_size = 16
   with pytest.raises(ConfigError, match='load_size'):
-    cyclegan.validate(config)
+    configs.validate(config)
 
 
 @pytest.mark.parametrize('game', ['cyclegan', 'pix2pix'])
 def test_half_precision_steps_keep_float32_state(game):
-  from jaxgan import pix2pix
-
   module = cyclegan if game == 'cyclegan' else pix2pix
   config = (
     _config() if game == 'cyclegan' else load_config('experiments/pix2pix/digits.py', 'smoke')
   )
   config.num_devices = 1
   config.train.half_precision = True
-  state = module.create_state(config)
-  batch = jax.tree.map(jnp.asarray, module.create_batches(config).batch(0))
-  new, metrics = jax.jit(module.step_fn(config))(state, batch)
+  state = module.GAME.create_state(config)
+  batch = jax.tree.map(jnp.asarray, module.GAME.create_batches(config).batch(0))
+  new, metrics = jax.jit(module.GAME.step_fn(config))(state, batch)
   chex.assert_tree_all_finite(metrics)
   floats = [x for x in jax.tree.leaves((new.g, new.d)) if jnp.issubdtype(x.dtype, jnp.floating)]
   assert floats and all(x.dtype == jnp.float32 for x in floats)
   config.train.use_ema = True
   with pytest.raises(ConfigError, match='keeps no EMA generator'):
-    module.validate(config)
+    configs.validate(config)

@@ -28,13 +28,13 @@ def test_digits_shape_and_range():
 
 def test_batches_are_a_pure_function_of_seed_and_step():
   a, b = _digits_batches(), _digits_batches()
-  np.testing.assert_array_equal(a.batch(7)['real'], b.batch(7)['real'])
-  assert not np.array_equal(a.batch(7)['real'], a.batch(8)['real'])
-  assert not np.array_equal(a.batch(7)['real'], _digits_batches(seed=1).batch(7)['real'])
+  np.testing.assert_array_equal(a.batch(7)['image'], b.batch(7)['image'])
+  assert not np.array_equal(a.batch(7)['image'], a.batch(8)['image'])
+  assert not np.array_equal(a.batch(7)['image'], _digits_batches(seed=1).batch(7)['image'])
   # iterate(start) yields exactly batch(start), batch(start + 1), ...
   it = a.iterate(5)
   for step in range(5, 9):
-    np.testing.assert_array_equal(next(it)['real'], a.batch(step)['real'])
+    np.testing.assert_array_equal(next(it)['image'], a.batch(step)['image'])
   it.close()
 
 
@@ -59,8 +59,8 @@ def test_random_flip_is_deterministic():
   config = smoke_config()
   config.data.random_flip = True
   make = lambda: pipeline.create_batches(config.data, global_batch=32, seed=0)
-  flipped, plain = make().batch(2)['real'], _digits_batches(global_batch=32).batch(2)['real']
-  np.testing.assert_array_equal(flipped, make().batch(2)['real'])
+  flipped, plain = make().batch(2)['image'], _digits_batches(global_batch=32).batch(2)['image']
+  np.testing.assert_array_equal(flipped, make().batch(2)['image'])
   same = [np.array_equal(f, p) for f, p in zip(flipped, plain, strict=True)]
   mirrored = [np.array_equal(f, p[:, ::-1]) for f, p in zip(flipped, plain, strict=True)]
   assert all(s or m for s, m in zip(same, mirrored, strict=True)) and 0 < sum(mirrored) < 32
@@ -69,9 +69,9 @@ def test_random_flip_is_deterministic():
 def test_toy2d_batches():
   config = smoke_config('experiments/toy2d/ring.py')
   batches = pipeline.create_batches(config.data, global_batch=64, seed=3)
-  x = batches.batch(0)['real']
+  x = batches.batch(0)['image']
   assert x.shape == (64, 2) and x.dtype == np.float32
-  np.testing.assert_array_equal(x, batches.batch(0)['real'])
+  np.testing.assert_array_equal(x, batches.batch(0)['image'])
   assert toy2d.mode_coverage(toy2d.ring(), x)['high_quality'] > 0.95
 
 

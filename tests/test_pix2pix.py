@@ -10,9 +10,10 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from jaxgan import pix2pix, train, translate
+from jaxgan import configs, train, translate
 from jaxgan.data import sources
 from jaxgan.errors import ConfigError, DataError
+from jaxgan.games import pix2pix
 from tests.helpers import load_config
 
 
@@ -45,10 +46,10 @@ def test_paired_folder_splits_a_and_b(tmp_path):
 
 def test_step_updates_both_players_finitely():
   config = _config()
-  state = pix2pix.create_state(config)
-  batch = jax.tree.map(jnp.asarray, pix2pix.create_batches(config).batch(0))
+  state = pix2pix.GAME.create_state(config)
+  batch = jax.tree.map(jnp.asarray, pix2pix.GAME.create_batches(config).batch(0))
   assert batch['a'].shape == batch['b'].shape == (2, 32, 32, 3)
-  new, metrics = jax.jit(pix2pix.step_fn(config))(state, batch)
+  new, metrics = jax.jit(pix2pix.GAME.step_fn(config))(state, batch)
   chex.assert_tree_all_finite(metrics)
   assert {'d_loss', 'g_adv', 'l1', 'g_loss'} <= set(metrics)
   np.testing.assert_allclose(
@@ -91,7 +92,7 @@ def test_folder_run_b_to_a_then_translate(tmp_path):
     )
   config.data.direction = 'B2A'
   with pytest.raises(ConfigError, match="direction='B2A'; known: AtoB, BtoA"):
-    pix2pix.validate(config)
+    configs.validate(config)
 
 
 def test_tfds_pairs_two_features_or_one_side_by_side(tmp_path):

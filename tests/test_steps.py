@@ -36,7 +36,7 @@ def _state(seed=0, use_ema=True):
 
 def _batch(n=8, seed=0):
   x = np.random.default_rng(seed).uniform(-1, 1, (n, SIZE, SIZE, CH)).astype(np.float32)
-  return {'real': jnp.asarray(x)}
+  return {'image': jnp.asarray(x)}
 
 
 def _assert_identical(a, b):
@@ -131,8 +131,8 @@ def test_settings_train_finitely(settings):
 def test_bad_batches_and_settings():
   with pytest.raises(ValueError, match='does not split into n_critic=3'):
     steps.train_step(_state(), _batch(8), n_critic=3)
-  with pytest.raises(ValueError, match='under "real"'):
-    steps.train_step(_state(), {'image': jnp.zeros((2, SIZE, SIZE, CH))})
+  with pytest.raises(ValueError, match='under "image"'):
+    steps.train_step(_state(), {'images': jnp.zeros((2, SIZE, SIZE, CH))})
   with pytest.raises(ValueError, match='unknown train_step setting'):
     steps.step_settings(los='hinge')
   with pytest.raises(ValueError, match='known losses'):

@@ -16,12 +16,13 @@ import tensorflow_datasets as tfds
 from jaxgan import checkpoint, sample, train
 from jaxgan.data import pipeline
 from jaxgan.errors import CheckpointError, NonFiniteError
+from jaxgan.games import gan
 from tests.helpers import ROOT, smoke_config
 
 
 def _restore(workdir, config, step=None):
   ckpt = checkpoint.Checkpointer(str(workdir), create=False)
-  state = ckpt.restore(train.create_state(config), step)
+  state = ckpt.restore(gan.GAME.create_state(config), step)
   ckpt.close()
   return state
 
@@ -84,7 +85,7 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
 
   def poisoned(self, step):
     batch = good_batch(self, step)
-    return {'real': batch['real'] * np.nan} if step >= 4 else batch
+    return {'image': batch['image'] * np.nan} if step >= 4 else batch
 
   monkeypatch.setattr(pipeline.RecordBatches, 'batch', poisoned)
   config = smoke_config()

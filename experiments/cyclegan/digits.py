@@ -11,10 +11,11 @@ Expected: see experiments/README.md for the measured errors and wall time.
 """
 
 from jaxgan import configs
+from jaxgan.games import cyclegan
 
 
 def get_config(arg=None):
-  config = configs.cyclegan_base()
+  config = cyclegan.base_config()
   config.data.source = 'digits_mapping'
   config.model.size = 32
   config.data.load_size = 36

@@ -9,9 +9,10 @@ time and results depend on the data. Not measured here (no dataset on the dev ma
 """
 
 from jaxgan import configs
+from jaxgan.games import cyclegan
 
 
 def get_config(arg=None):
-  config = configs.cyclegan_base()
+  config = cyclegan.base_config()
   config.data.source = 'folder'
   return configs.finalize(config, arg)

@@ -8,10 +8,11 @@ reports about 1.5-3 iterations/s on a GTX 1080. Its epoch is max(|trainA|,
 """
 
 from jaxgan import configs
+from jaxgan.games import cyclegan
 
 
 def get_config(arg=None):
-  config = configs.cyclegan_base()
+  config = cyclegan.base_config()
   config.data.source = 'tfds'
   config.data.name = 'cycle_gan/horse2zebra'
   epoch = 1334

@@ -7,10 +7,11 @@ resized (shorter side 64) and centre-cropped, as the PyTorch DCGAN example does.
 """
 
 from jaxgan import configs
+from jaxgan.games import gan
 
 
 def get_config(arg=None):
-  config = configs.dcgan_base()
+  config = gan.dcgan_config()
   config.data.source = 'tfds'
   config.data.name = 'celeb_a'
   config.data.random_flip = True

@@ -7,10 +7,11 @@ later issue). StudioGAN reports DCGAN FID 48.29 on CIFAR-10 (StudioGAN benchmark
 """
 
 from jaxgan import configs
+from jaxgan.games import gan
 
 
 def get_config(arg=None):
-  config = configs.dcgan_base()
+  config = gan.dcgan_config()
   config.data.source = 'tfds'
   config.data.name = 'cifar10'
   config.data.random_flip = True

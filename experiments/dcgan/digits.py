@@ -7,10 +7,11 @@ Expected: see experiments/README.md for the measured wall time and samples.
 """
 
 from jaxgan import configs
+from jaxgan.games import gan
 
 
 def get_config(arg=None):
-  config = configs.dcgan_base()
+  config = gan.dcgan_config()
   config.data.source = 'digits'
   config.model.size = 32
   config.model.channels = 1

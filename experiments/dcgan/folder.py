@@ -9,10 +9,11 @@ Expected: run time and result depend on the folder; the smoke variant runs in se
 """
 
 from jaxgan import configs
+from jaxgan.games import gan
 
 
 def get_config(arg=None):
-  config = configs.dcgan_base()
+  config = gan.dcgan_config()
   config.data.source = 'folder'
   config.data.random_flip = True
   config.model.size = 64

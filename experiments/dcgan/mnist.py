@@ -7,10 +7,11 @@ the pipeline is tested on TFDS mock data.
 """
 
 from jaxgan import configs
+from jaxgan.games import gan
 
 
 def get_config(arg=None):
-  config = configs.dcgan_base()
+  config = gan.dcgan_config()
   config.data.source = 'tfds'
   config.data.name = 'mnist'
   config.model.size = 28

@@ -6,10 +6,11 @@ Expected: see experiments/README.md for the measured held-out L1 and wall time.
 """
 
 from jaxgan import configs
+from jaxgan.games import pix2pix
 
 
 def get_config(arg=None):
-  config = configs.pix2pix_base()
+  config = pix2pix.base_config()
   config.data.source = 'digits_mapping'
   config.model.size = 32
   config.model.num_downs = 5

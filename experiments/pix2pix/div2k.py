@@ -14,10 +14,11 @@ Expected: not measured here (no dataset download on the dev machine).
 """
 
 from jaxgan import configs
+from jaxgan.games import pix2pix
 
 
 def get_config(arg=None):
-  config = configs.pix2pix_base()
+  config = pix2pix.base_config()
   config.data.source = 'tfds'
   config.data.name = 'div2k/bicubic_x4'
   config.data.key_a, config.data.key_b = 'lr', 'hr'

@@ -11,9 +11,10 @@ measured here (no dataset on the dev machine). TFDS: experiments/pix2pix/div2k.p
 """
 
 from jaxgan import configs
+from jaxgan.games import pix2pix
 
 
 def get_config(arg=None):
-  config = configs.pix2pix_base()
+  config = pix2pix.base_config()
   config.data.source = 'folder'
   return configs.finalize(config, arg)

@@ -8,9 +8,10 @@ Expected: measured figures (and run time) are in experiments/README.md.
 """
 
 from jaxgan import configs
+from jaxgan.games import gan
 
 
 def get_config(arg=None):
-  config = configs.toy2d_base()
+  config = gan.toy2d_config()
   config.data.name = 'grid'
   return configs.finalize(config, arg)

@@ -9,9 +9,10 @@ Expected: measured figures (and run time) are in experiments/README.md.
 """
 
 from jaxgan import configs
+from jaxgan.games import gan
 
 
 def get_config(arg=None):
-  config = configs.toy2d_base()
+  config = gan.toy2d_config()
   config.data.name = 'ring'
   return configs.finalize(config, arg)

@@ -86,7 +86,7 @@ class RecordBatches(BatchSource):
     if self.random_flip:
       flip = np.random.default_rng([self.seed, step, self.process_index]).random(len(images))
       images = np.where((flip < 0.5)[:, None, None, None], images[:, :, ::-1], images)
-    return {'real': np.ascontiguousarray(images, np.float32)}
+    return {'image': np.ascontiguousarray(images, np.float32)}
 
 
 class MixtureBatches(BatchSource):
@@ -99,7 +99,7 @@ class MixtureBatches(BatchSource):
 
   def batch(self, step: int) -> Batch:
     rng = np.random.default_rng([self.seed, step, self.process_index])
-    return {'real': toy2d.sample(self.mixture, rng, self.local_batch)}
+    return {'image': toy2d.sample(self.mixture, rng, self.local_batch)}
 
 
 RECORD_SOURCES = {
@@ -190,7 +190,7 @@ class UnpairedBatches(BatchSource):
     jitter = lambda x: np.ascontiguousarray(
       random_crop_flip(x, self.crop_size, self.random_flip, rng)
     )
-    return {'a': jitter(self.a.batch(step)['real']), 'b': jitter(self.b.batch(step)['real'])}
+    return {'a': jitter(self.a.batch(step)['image']), 'b': jitter(self.b.batch(step)['image'])}
 
 
 class PairedBatches(RecordBatches):
@@ -211,6 +211,6 @@ class PairedBatches(RecordBatches):
 
   def batch(self, step: int) -> Batch:
     rng = np.random.default_rng([self.seed, step, self.process_index, 3])
-    pairs = random_crop_flip(super().batch(step)['real'], self.crop_size, self.paired_flip, rng)
+    pairs = random_crop_flip(super().batch(step)['image'], self.crop_size, self.paired_flip, rng)
     a, b = np.split(np.ascontiguousarray(pairs), 2, axis=-1)
     return {'a': np.ascontiguousarray(a), 'b': np.ascontiguousarray(b)}

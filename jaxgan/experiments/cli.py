@@ -61,22 +61,21 @@ def run_or_exit(fn: Callable[[], object]) -> None:
     sys.exit(f'error: {e}')
 
 
-def train_main(config_flag, workdir_flag, games: tuple[str, ...], entry: str) -> Callable:
-  """An absl `main` that trains configs of the given games (the shared trainer)."""
+def train_main(config_flag, workdir_flag, entry: str) -> Callable:
+  """An absl `main` that trains the configs whose game names `entry` as its entry point."""
   from absl import app
 
-  from jaxgan import train
+  from jaxgan import games, train
 
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f'unexpected arguments: {argv[1:]}')
 
     def run():
-      game = config_flag.value.get('game', 'gan')
-      if game not in games:
+      game = games.of(config_flag.value)
+      if game.entry_point != entry:
         raise JaxganError(
-          f'{entry} trains {"/".join(games)} configs; this config is a {game!r} '
-          f'one: use jaxgan.experiments.{"dcgan" if game == "gan" else game}'
+          f'{entry} does not train {game.name!r} configs: use python -m {game.entry_point}'
         )
       train.train_and_evaluate(config_flag.value, workdir_flag.value)
 

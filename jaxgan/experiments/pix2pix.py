@@ -14,7 +14,7 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and samples.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
-main = cli.train_main(_CONFIG, _WORKDIR, ('pix2pix',), 'jaxgan.experiments.pix2pix')
+main = cli.train_main(_CONFIG, _WORKDIR, 'jaxgan.experiments.pix2pix')
 
 if __name__ == '__main__':
   app.run(main, flags_parser=cli.parse_flags)

@@ -89,6 +89,7 @@ class PatchDiscriminator(nn.Module):
   norm: str = 'instance'  # 'instance' (CycleGAN) or 'batch' (pix2pix)
   conv_impl: str = 'fast'
   dtype: Any = None
+  bn_axis_name: str | None = None  # pmap's device axis: batch statistics over all devices
 
   @nn.compact
   def __call__(self, x: Array, train: bool = True) -> Array:
@@ -100,7 +101,11 @@ class PatchDiscriminator(nn.Module):
       if self.norm == 'instance':
         return _instance_norm(x, self.dtype)
       return nn.BatchNorm(
-        use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
+        use_running_average=not train,
+        momentum=0.9,
+        epsilon=1e-5,
+        dtype=self.dtype,
+        axis_name=self.bn_axis_name if train else None,
       )(x)
 
     conv = lambda f, s, bias=True: layers.Conv(
@@ -123,6 +128,7 @@ class UnetGenerator(nn.Module):
   dropout: float = 0.5
   conv_impl: str = 'fast'
   dtype: Any = None
+  bn_axis_name: str | None = None  # pmap's device axis: batch statistics over all devices
 
   @nn.compact
   def __call__(self, x: Array, train: bool = True) -> Array:
@@ -134,7 +140,11 @@ class UnetGenerator(nn.Module):
     f = self.features
     widths = [min(f * 2**i, f * 8) for i in range(self.num_downs)]  # 64 128 256 512 512 ...
     bn = lambda: nn.BatchNorm(
-      use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=1e-5,
+      dtype=self.dtype,
+      axis_name=self.bn_axis_name if train else None,
     )
     down = lambda w: layers.Conv(
       w, 4, 2, 1, use_bias=False, impl=self.conv_impl, dtype=self.dtype, kernel_init=_INIT

@@ -1,0 +1,128 @@
+"""The game interface and its registry: one module per game, found by name.
+
+A *game* is everything that differs between, say, DCGAN and CycleGAN; the
+trainer (`jaxgan/train.py`), checkpoints, logs and the entry points are
+shared and name no game. Each module `jaxgan/games/<name>.py` defines a
+subclass of `Game` and exposes one instance as `GAME`; `get(name)` imports
+it on first use. Adding a game is one new module here, its configs under
+`experiments/`, and (if wanted) an entry point — no other file is edited.
+No game module imports another; shared pieces live in `jaxgan.state`,
+`jaxgan.evaluators`, `jaxgan.data` and `jaxgan.losses`.
+
+The interface (every method takes the resolved `ml_collections.ConfigDict`):
+
+- `validate(config)`: raises `ConfigError` (one line, says what to fix) for
+  values the game cannot train; the trainer runs `configs.validate` (the
+  sections every game shares) before it, for every game.
+- `smoke(config)`: shrinks the config's game-specific sizes for the
+  seconds-long `:smoke` CPU run (the shared train/eval settings are shrunk
+  by `configs.smoke`).
+- `create_state(config, *, axis_name=None)`: the initial `GANState`;
+  `axis_name` names pmap's device axis for BatchNorm (None under jit).
+- `step_fn(config)`: the pure `(state, batch, *, axis_name=None) -> (state,
+  metrics)` step with the config's settings bound; compiled once by
+  `parallel.DataParallel.compile`.
+- `create_batches(config, *, process_index, process_count)`: a
+  `data.pipeline.BatchSource` of this process's slice of each global batch.
+- `create_evaluators(config, outputs)`: `evaluators.Evaluator`s, each with
+  its own schedule; what they return is logged and the final values go to
+  `results.json`.
+- `progress_metrics`: the step metrics the progress bar shows.
+- `example_batch(config)`: a synthetic batch of the step's shapes (bench).
+- `bench_config(args)`: the config `python -m jaxgan.bench` times.
+- `generate(state, z, *, use_ema)` / `translate(state, x, direction)`:
+  sampling from noise (`jaxgan.experiments.sample`) or image translation
+  (`jaxgan.experiments.translate`); a game without one raises ConfigError.
+- `models`: the `config.model.name` values it trains (`for_model` finds
+  the game of a model, e.g. for `python -m jaxgan.bench --model=...`).
+- `entry_point`: the `python -m` module that trains it; `keeps_ema`: whether
+  `config.train.use_ema` means anything; `parallel_modes`: the
+  `config.parallel` modes the game trains correctly in (others are refused
+  at start-up).
+"""
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from jaxgan.errors import ConfigError
+
+ConfigDict = ml_collections.ConfigDict
+
+
+class Game:
+  """Base class of the games; see the module docstring for the interface."""
+
+  name: str = ''
+  entry_point: str = ''
+  models: tuple[str, ...] = ()  # the config.model.name values it trains
+  keeps_ema: bool = False
+  parallel_modes: tuple[str, ...] = ('jit', 'pmap')
+  progress_metrics: tuple[str, ...] = ('d_loss', 'g_loss')
+
+  def smoke(self, config: ConfigDict) -> ConfigDict:
+    return config
+
+  def validate(self, config: ConfigDict) -> None:
+    del config
+
+  def create_state(self, config: ConfigDict, *, axis_name: str | None = None):
+    raise NotImplementedError
+
+  def step_fn(self, config: ConfigDict) -> Callable:
+    raise NotImplementedError
+
+  def create_batches(self, config: ConfigDict, *, process_index: int = 0, process_count: int = 1):
+    raise NotImplementedError
+
+  def create_evaluators(self, config: ConfigDict, outputs) -> list:
+    del config, outputs
+    return []
+
+  def example_batch(self, config: ConfigDict) -> dict[str, np.ndarray]:
+    raise NotImplementedError
+
+  def bench_config(self, args: Any) -> ConfigDict:
+    raise ConfigError(f'python -m jaxgan.bench does not time the {self.name!r} game')
+
+  def generate(self, state, z, *, use_ema: bool = True):
+    del state, z, use_ema
+    raise ConfigError(
+      f'a {self.name!r} run does not sample from noise; use python -m jaxgan.experiments.translate'
+    )
+
+  def translate(self, state, x, direction: str):
+    del state, x, direction
+    raise ConfigError(
+      f'a {self.name!r} run does not translate images; use python -m jaxgan.experiments.sample'
+    )
+
+
+def known() -> list[str]:
+  """Names of the games: the public modules of this package."""
+  return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith('_'))
+
+
+def get(name: str) -> Game:
+  """The game `name`; raises ConfigError listing the known games."""
+  games = known()
+  if name not in games:
+    raise ConfigError(f'unknown config.game {name!r}; known: {", ".join(games)}')
+  return importlib.import_module(f'{__name__}.{name}').GAME
+
+
+def of(config: ConfigDict) -> Game:
+  """The game of a config (`config.game`)."""
+  return get(config.get('game', 'gan'))
+
+
+def for_model(model: str) -> Game:
+  """The game that trains `config.model.name == model`; raises ConfigError listing the models."""
+  found = {m: get(name) for name in known() for m in get(name).models}
+  if model not in found:
+    raise ConfigError(f'no game trains model {model!r}; known: {", ".join(sorted(found))}')
+  return found[model]

@@ -1,0 +1,265 @@
+"""The unconditional GAN game: G maps noise to data, D tells data from G's samples.
+
+Models: DCGAN (images) and the 2-D MLP pair (Gaussian mixtures), from
+`jaxgan.models`. The step is `steps.train_step` (n_critic D updates, then
+one G update against the updated D; penalties, EMA of G). Evaluators: the
+sample grid of a fixed latent batch (a scatter plot for 2-D data) with a
+latent interpolation strip at the end, and, on 2-D mixtures, mode coverage.
+"""
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from ml_collections import config_dict
+
+from jaxgan import configs, evaluators, games, images, models, optim, steps
+from jaxgan import state as state_lib
+from jaxgan.data import pipeline, toy2d
+from jaxgan.errors import ConfigError
+
+ConfigDict = ml_collections.ConfigDict
+
+
+def dcgan_config() -> ConfigDict:
+  """DCGAN (Radford et al. 2016) with the reference hyperparameters."""
+  config = configs.base()
+  config.game = 'gan'
+  size = config_dict.FieldReference(64)
+  channels = config_dict.FieldReference(3)
+  config.model = ConfigDict()
+  config.model.name = 'dcgan'
+  config.model.size = size
+  config.model.channels = channels
+  config.model.width = 64
+  config.model.latent_dim = 100
+  config.model.g_conv_impl = 'fast'
+  config.model.d_conv_impl = 'fast'
+
+  config.data = ConfigDict()
+  config.data.source = 'digits'  # digits | tfds | folder
+  config.data.name = ''  # TFDS dataset name
+  config.data.split = 'train'
+  config.data.data_dir = ''  # TFDS data_dir ('' : TFDS default)
+  config.data.path = ''  # image folder
+  config.data.image_key = 'image'
+  config.data.size = size
+  config.data.channels = channels
+  config.data.random_flip = False
+  config.data.num_threads = 4
+  config.data.prefetch = 4
+  return config
+
+
+def toy2d_config() -> ConfigDict:
+  """MLP GAN on a 2-D Gaussian mixture."""
+  config = configs.base()
+  config.game = 'gan'
+  config.model = ConfigDict()
+  config.model.name = 'mlp'
+  config.model.data_dim = 2
+  config.model.latent_dim = 2
+  config.model.g_hidden = (400, 400, 400, 400)
+  config.model.d_hidden = (200, 200, 200)
+  config.model.g_batchnorm = True
+
+  config.data = ConfigDict()
+  config.data.source = 'toy2d'
+  config.data.name = 'ring'
+  config.data.num_threads = 1
+  config.data.prefetch = 2
+
+  config.optimizer = ConfigDict({'g': configs.adam(1e-4, 0.8), 'd': configs.adam(1e-4, 0.8)})
+  config.train.batch_size = 100
+  config.train.num_steps = 20_000
+  config.train.log_every = 100
+  config.train.sample_every = 5000
+  config.train.checkpoint_every = 5000
+  config.train.use_ema = False
+  config.eval.num_samples = 2500
+  return config
+
+
+def _smoke_dcgan(model: ConfigDict) -> None:
+  model.width, model.latent_dim = 8, 16
+  if model.size > 32:
+    model.size = 32
+
+
+def _smoke_mlp(model: ConfigDict) -> None:
+  model.g_hidden, model.d_hidden = (32, 32), (32, 32)
+
+
+SMOKE_MODELS = {'dcgan': _smoke_dcgan, 'mlp': _smoke_mlp}
+
+
+def step_settings(config: ConfigDict) -> dict[str, Any]:
+  """The keyword settings of `steps.train_step` for this config."""
+  loss = config.loss
+  try:
+    return steps.step_settings(
+      loss=loss.name,
+      n_critic=loss.n_critic,
+      gp_weight=loss.gp_weight,
+      r1_gamma=loss.r1_gamma,
+      r2_gamma=loss.r2_gamma,
+      d_joint=loss.d_joint,
+      ema_decay=config.train.ema_decay if config.train.use_ema else None,
+    )
+  except ValueError as e:
+    raise ConfigError(f'config.loss: {e}') from e
+
+
+def example_shape(config: ConfigDict) -> tuple[int, ...]:
+  """Shape of one real example."""
+  if config.data.source == 'toy2d':
+    return (config.model.data_dim,)
+  return (config.data.size, config.data.size, config.data.channels)
+
+
+class SampleGrid(evaluators.Evaluator):
+  """Samples of a fixed latent batch: a grid (images) or a scatter plot (2-D points).
+
+  The final call also writes `samples/interpolation.png`: slerp rows between
+  random latents (images only).
+  """
+
+  def __init__(self, config: ConfigDict, outputs: evaluators.Outputs, game: 'GAN'):
+    self.every = config.train.sample_every
+    self.config, self.outputs, self.game = config, outputs, game
+    self.rng = jax.random.fold_in(jax.random.key(config.seed), 0x5EED)
+    # A fixed latent batch: grids are comparable across steps and across a resume.
+    self.z = jax.random.normal(self.rng, (config.eval.num_samples, config.model.latent_dim))
+    self.means = toy2d.get_mixture(config.data.name).means if _is_2d(config) else None
+    self._generate = jax.jit(game.generate)
+
+  def samples(self, state, z) -> np.ndarray:
+    """G's outputs for latents `z`, from the logical (unplaced) `state`."""
+    dp = self.outputs.dp
+    return dp.fetch(self._generate(state, dp.replicate(np.asarray(z))))
+
+  def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
+    samples = self.samples(state, self.z)
+    if self.means is not None:
+      image = images.render_points(samples, self.means)
+    else:
+      image = images.make_grid(samples)
+    self.outputs.image(evaluators.grid_name(step, final), image, step)
+    if final and self.means is None:
+      self.interpolation(state, jax.random.fold_in(self.rng, 1), step)
+    return {}
+
+  def interpolation(self, state, rng, step: int) -> str:
+    rows, cols = self.config.eval.interpolation_rows, self.config.eval.interpolation_steps
+    ends = np.asarray(jax.random.normal(rng, (2, rows, *state.latent_shape)))
+    z = images.slerp(ends[0], ends[1], np.linspace(0.0, 1.0, cols)).reshape(rows * cols, -1)
+    grid = images.make_grid(self.samples(state, z), ncol=cols)
+    return self.outputs.image('interpolation', grid, step, tag='interpolation')
+
+
+class ModeCoverage(evaluators.Evaluator):
+  """PacGAN's mode-coverage metrics of `config.eval.num_samples` samples of a 2-D mixture."""
+
+  def __init__(self, config: ConfigDict, grid: SampleGrid):
+    self.every = configs.eval_every(config)
+    self.grid = grid
+    self.mixture = toy2d.get_mixture(config.data.name)
+
+  def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
+    del step, final
+    return toy2d.mode_coverage(self.mixture, self.grid.samples(state, self.grid.z))
+
+
+def _is_2d(config: ConfigDict) -> bool:
+  return config.data.source == 'toy2d'
+
+
+class GAN(games.Game):
+  name = 'gan'
+  models = ('dcgan', 'mlp')
+  entry_point = 'jaxgan.experiments.dcgan'
+  keeps_ema = True
+
+  def smoke(self, config: ConfigDict) -> ConfigDict:
+    shrink = SMOKE_MODELS.get(config.model.name)
+    if shrink is not None:
+      shrink(config.model)
+    return config
+
+  def validate(self, config: ConfigDict) -> None:
+    step_settings(config)
+    if config.parallel == 'pmap' and config.loss.name == 'relativistic_average':
+      raise ConfigError(
+        "config.loss.name='relativistic_average' averages logits over the batch; "
+        "under config.parallel='pmap' that would be per device: use 'jit'"
+      )
+    if not _is_2d(config) and config.model.name == 'dcgan':
+      if (config.data.size, config.data.channels) != (config.model.size, config.model.channels):
+        raise ConfigError(
+          f'config.data (size {config.data.size}, channels '
+          f'{config.data.channels}) must match config.model (size '
+          f'{config.model.size}, channels {config.model.channels})'
+        )
+
+  def create_state(self, config: ConfigDict, *, axis_name: str | None = None) -> state_lib.GANState:
+    """The initial game of `config` (deterministic in `config.seed`)."""
+    kwargs = {k: v for k, v in config.model.items() if k != 'name'}
+    dtype = state_lib.compute_dtype(config)
+    try:
+      g, d = models.create_models(config.model.name, kwargs, dtype=dtype, bn_axis_name=axis_name)
+    except ValueError as e:
+      raise ConfigError(str(e)) from e
+    latent_dim = config.model.latent_dim
+    return state_lib.create_gan_state(
+      jax.random.key(config.seed),
+      generator=g,
+      discriminator=d,
+      g_tx=optim.create_optimizer(config.optimizer.g, 'g'),
+      d_tx=optim.create_optimizer(config.optimizer.d, 'd'),
+      g_inputs=[jnp.zeros((1, latent_dim))],
+      d_inputs=[jnp.zeros((1, *example_shape(config)))],
+      latent_shape=(latent_dim,),
+      use_ema=config.train.use_ema,
+    )
+
+  def step_fn(self, config: ConfigDict):
+    return functools.partial(steps.train_step, **step_settings(config))
+
+  def create_batches(self, config: ConfigDict, *, process_index: int = 0, process_count: int = 1):
+    return pipeline.create_batches(
+      config.data,
+      global_batch=config.train.batch_size,
+      seed=config.seed,
+      process_index=process_index,
+      process_count=process_count,
+    )
+
+  def create_evaluators(self, config: ConfigDict, outputs: evaluators.Outputs) -> list:
+    grid = SampleGrid(config, outputs, self)
+    return [grid, ModeCoverage(config, grid)] if _is_2d(config) else [grid]
+
+  def example_batch(self, config: ConfigDict) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    shape = (config.train.batch_size, *example_shape(config))
+    return {'image': rng.uniform(-1, 1, shape).astype(np.float32)}
+
+  def bench_config(self, args) -> ConfigDict:
+    config = dcgan_config()
+    config.model.size, config.model.channels = args.size, args.channels
+    config.model.width, config.model.latent_dim = args.width, args.latent
+    if args.g_conv_impl:
+      config.model.g_conv_impl = args.g_conv_impl
+    if args.d_conv_impl:
+      config.model.d_conv_impl = args.d_conv_impl
+    config.loss.name, config.loss.d_joint = args.loss, args.d_joint
+    config.train.use_ema = args.ema
+    return config
+
+  def generate(self, state, z, *, use_ema: bool = True):
+    return steps.generate(state, z, use_ema=use_ema)
+
+
+GAME = GAN()
