@@ -9,6 +9,7 @@ checks a config of any game (the trainer calls it at start-up). Sections:
 """
 
 import ml_collections
+from flax import traverse_util
 
 from jaxgan import errors
 
@@ -159,16 +160,10 @@ def eval_every(config: ConfigDict) -> int:
   return config.eval.every or config.train.sample_every
 
 
-def flatten(d: dict, prefix: str = '') -> dict[str, object]:
-  """`{'a': {'b': 1}}` -> `{'a.b': 1}`."""
-  out = {}
-  for key, value in d.items():
-    name = f'{prefix}{key}'
-    if isinstance(value, dict):
-      out.update(flatten(value, name + '.'))
-    else:
-      out[name] = list(value) if isinstance(value, tuple) else value
-  return out
+def flatten(d: dict) -> dict[str, object]:
+  """`{'a': {'b': 1}}` -> `{'a.b': 1}`; tuples become lists, as they come back from JSON."""
+  flat = traverse_util.flatten_dict(d, sep='.')
+  return {k: list(v) if isinstance(v, tuple) else v for k, v in flat.items()}
 
 
 def experiment_differences(old: dict, new: dict) -> list[str]:
