@@ -38,6 +38,18 @@ def test_batches_are_a_pure_function_of_seed_and_step():
   it.close()
 
 
+def test_digits_batches_carry_their_labels():
+  from sklearn.datasets import load_digits
+
+  batches = _digits_batches(global_batch=16)
+  batch = batches.batch(3)
+  assert batch['label'].shape == (16,) and batch['label'].dtype == np.int32
+  np.testing.assert_array_equal(batch['label'], load_digits().target[batches.indices(3)])
+  assert 'label' not in pipeline.create_batches(
+    smoke_config('experiments/toy2d/ring.py').data, global_batch=8, seed=0
+  ).batch(0)
+
+
 def test_every_epoch_is_a_new_permutation():
   batches = _digits_batches(global_batch=599)  # 1797 = 3 * 599: epochs align with batches
   epoch = lambda e: np.concatenate([batches.indices(3 * e + i) for i in range(3)])
@@ -94,6 +106,22 @@ def test_folder_source_converts_resizes_and_crops(tmp_path):
   assert x.shape == (5, 16, 16, 3) and x.min() >= -1 and x.max() <= 1
   grey = sources.folder_source(str(tmp_path / 'a'), 16, 1).fetch(np.arange(5))
   assert grey.shape == (5, 16, 16, 1)
+
+
+def test_a_tree_of_class_folders_gives_labels(tmp_path):
+  for name, n in (('cat', 2), ('dog', 3)):
+    _write_images(tmp_path / 'pets' / name, n)
+  _write_images(tmp_path / 'pets' / 'dog' / 'puppies', 1)  # deeper images keep their class
+  source = sources.folder_source(str(tmp_path / 'pets'), 16, 3)
+  assert source.num_records == 6 and '2 classes' in source.description
+  np.testing.assert_array_equal(np.sort(source.labels), [0, 0, 1, 1, 1, 1])
+  config = smoke_config()
+  config.data.source, config.data.path = 'folder', str(tmp_path / 'pets')
+  batch = pipeline.create_batches(config.data, global_batch=4, seed=0).batch(0)
+  assert batch['label'].shape == (4,) and set(batch['label']) <= {0, 1}
+  # Images at the top level (or one sub-folder only): an unlabelled folder.
+  _write_images(tmp_path / 'pets', 1)
+  assert sources.folder_source(str(tmp_path / 'pets'), 16, 3).labels is None
 
 
 def test_folder_errors(tmp_path):

@@ -82,11 +82,14 @@ class RecordBatches(BatchSource):
     return np.array([self._order[i] for i in range(start, start + self.local_batch)])
 
   def batch(self, step: int) -> Batch:
-    images = self.source.fetch(self.indices(step))
+    """`{'image': [B, H, W, C]}`, and `'label': [B]` int32 where the source has labels."""
+    indices = self.indices(step)
+    images = self.source.fetch(indices)
+    labels = {} if self.source.labels is None else {'label': self.source.labels[indices]}
     if self.random_flip:
       flip = np.random.default_rng([self.seed, step, self.process_index]).random(len(images))
       images = np.where((flip < 0.5)[:, None, None, None], images[:, :, ::-1], images)
-    return {'image': np.ascontiguousarray(images, np.float32)}
+    return {'image': np.ascontiguousarray(images, np.float32), **labels}
 
 
 class MixtureBatches(BatchSource):

@@ -18,9 +18,12 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp')
 
 
 class Source(NamedTuple):
+  """`fetch(indices) -> [n, H, W, C]` images; `labels[i]` the class of record i, if known."""
+
   num_records: int
   fetch: Callable[[np.ndarray], np.ndarray]
   description: str
+  labels: np.ndarray | None = None  # [num_records] int32 class ids
 
 
 def to_unit_range(image: np.ndarray) -> np.ndarray:
@@ -52,7 +55,8 @@ def digits(size: int, channels: int) -> Source:
   """scikit-learn's bundled 8x8 digits (1,797 images, values 0..16), upscaled to `size`."""
   from sklearn.datasets import load_digits
 
-  raw = load_digits().images.astype(np.float32) / 16.0  # [N, 8, 8] in [0, 1]
+  bunch = load_digits()
+  raw = bunch.images.astype(np.float32) / 16.0  # [N, 8, 8] in [0, 1]
   up = np.stack(
     [
       np.asarray(Image.fromarray(im, mode='F').resize((size, size), Image.Resampling.BICUBIC))
@@ -61,7 +65,12 @@ def digits(size: int, channels: int) -> Source:
   )
   images = np.clip(up, 0.0, 1.0) * 2.0 - 1.0
   images = np.repeat(images[..., None], channels, axis=-1).astype(np.float32)
-  return Source(len(images), lambda idx: images[idx], f'sklearn digits ({len(images)} images)')
+  return Source(
+    len(images),
+    lambda idx: images[idx],
+    f'sklearn digits ({len(images)} images)',
+    labels=bunch.target.astype(np.int32),
+  )
 
 
 def _map_source(records: Sequence, load: Callable[[object], np.ndarray]) -> Callable:
@@ -197,12 +206,36 @@ def check_images(files: Sequence[str]) -> None:
       raise DataError(f'cannot read image {f!r}: {e} (remove or replace the file)') from e
 
 
+def folder_classes(path: str, files: Sequence[str]) -> tuple[list[str], np.ndarray] | None:
+  """The torchvision `ImageFolder` convention: `path/<class>/**/image`, classes sorted by name.
+
+  Returns `(class_names, labels)` when every image sits inside a sub-folder of
+  `path` and there are at least two sub-folders holding images; else None
+  (an unlabelled folder: images at the top level, or a single sub-folder).
+  """
+  tops = [os.path.relpath(f, path).split(os.sep) for f in files]
+  if any(len(parts) < 2 for parts in tops):
+    return None
+  names = sorted({parts[0] for parts in tops})
+  if len(names) < 2:
+    return None
+  index = {name: i for i, name in enumerate(names)}
+  return names, np.array([index[parts[0]] for parts in tops], np.int32)
+
+
 def folder_source(path: str, size: int, channels: int) -> Source:
-  """Every image under `path`; headers are checked up front so bad files fail early."""
+  """Every image under `path`; headers are checked up front so bad files fail early.
+
+  A folder of class sub-folders (`folder_classes`) gives labelled records.
+  """
   files = list_images(path)
   check_images(files)
   load = lambda f: prepare_image(open_image(f), size, channels)
-  return Source(len(files), _map_source(files, load), f'folder {path} ({len(files)} images)')
+  classes = folder_classes(path, files)
+  description = f'folder {path} ({len(files)} images'
+  description += f', {len(classes[0])} classes)' if classes else ')'
+  labels = classes[1] if classes else None
+  return Source(len(files), _map_source(files, load), description, labels=labels)
 
 
 # --- unpaired image-to-image data (CycleGAN) ---
