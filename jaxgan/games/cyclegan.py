@@ -16,12 +16,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from ml_collections import config_dict
 
 from jaxgan import configs, evaluators, games, images, losses, optim
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, sources
 from jaxgan.errors import ConfigError, DataError
+from jaxgan.games import _image_to_image as i2i
 from jaxgan.models import cyclegan as cg
 from jaxgan.state import GANState
 
@@ -185,31 +185,9 @@ def translate(state: GANState, x: Array, direction: str) -> Array:
 
 def base_config() -> ConfigDict:
   """CycleGAN with the reference defaults (ResNet-9 G, 70x70 PatchGAN, LSGAN, pool 50)."""
-  config = configs.base()
-  config.game = 'cyclegan'
-  size = config_dict.FieldReference(256)
-  config.model = ConfigDict()
-  config.model.name = 'cyclegan'
-  config.model.size = size
-  config.model.channels = 3
-  config.model.features = 64
+  config = i2i.base_config('cyclegan')
   config.model.num_blocks = 9  # 6 at 128x128
-  config.model.d_features = 64
-  config.model.d_layers = 3
-  config.model.conv_impl = 'fast'
-
-  config.data = ConfigDict()
-  config.data.source = 'folder'  # digits_mapping | folder | tfds
-  config.data.name = ''  # TFDS name, e.g. cycle_gan/horse2zebra
-  config.data.data_dir = ''
-  config.data.path = ''  # a folder with trainA/, trainB/ (testA/, testB/)
-  config.data.image_key = 'image'
-  config.data.size = size  # the random crop
-  config.data.load_size = 286  # images are resized to this first (the reference's jitter)
-  config.data.channels = 3
-  config.data.random_flip = True
-  config.data.num_threads = 4
-  config.data.prefetch = 4
+  config.data.image_key = 'image'  # a folder with trainA/, trainB/ (testA/, testB/), or TFDS
 
   config.loss = ConfigDict()
   config.loss.name = 'least_squares'
@@ -217,15 +195,6 @@ def base_config() -> ConfigDict:
   config.loss.identity_weight = 0.5  # x cycle_weight
   config.loss.g_adv_weight = 2.0  # the reference's MSE(D(G(x)), 1) = 2 x LSGAN's (f - 1)^2 / 2
   config.loss.pool_size = 50
-
-  for who in ('g', 'd'):  # constant learning rate, then linear decay to 0
-    config.optimizer[who].constant_steps = 100_000
-    config.optimizer[who].decay_steps = 100_000
-  config.train.batch_size = 1
-  config.train.num_steps = 200_000
-  config.train.use_ema = False
-  config.train.log_every = 100
-  config.eval.num_samples = 4  # held-out images per direction in the sample grids
   return config
 
 
@@ -343,14 +312,8 @@ class CycleGAN(games.Game):
   progress_metrics = ('d_loss', 'g_loss', 'cycle')
 
   def smoke(self, config):
-    config.train.batch_size = 2
-    config.model.features, config.model.d_features, config.model.num_blocks = 8, 8, 1
-    config.model.size = min(config.model.size, 32)
-    config.data.load_size = config.model.size + 4
-    config.eval.num_samples = 2
-    for who in ('g', 'd'):
-      config.optimizer[who].constant_steps, config.optimizer[who].decay_steps = 3, 3
-    return config
+    config.model.num_blocks = 1
+    return i2i.smoke(config)
 
   def validate(self, config) -> None:
     if config.model.name != 'cyclegan':
@@ -423,18 +386,11 @@ class CycleGAN(games.Game):
     return out
 
   def example_batch(self, config) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    shape = (config.train.batch_size, config.model.size, config.model.size, config.model.channels)
-    return {k: rng.uniform(-1, 1, shape).astype(np.float32) for k in ('a', 'b')}
+    return i2i.example_batch(config)
 
   def bench_config(self, args) -> ConfigDict:
-    config = base_config()
-    config.model.size, config.model.channels = args.size, args.channels
-    config.data.channels = args.channels
-    config.model.features = config.model.d_features = args.width
+    config = i2i.bench_config(base_config(), args)
     config.model.num_blocks = args.blocks or (9 if args.size >= 256 else 6)
-    if args.conv_impl:
-      config.model.conv_impl = args.conv_impl
     return config
 
   def translate(self, state, x, direction: str):

@@ -16,12 +16,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from ml_collections import config_dict
 
 from jaxgan import configs, evaluators, games, images, losses, optim
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, sources
 from jaxgan.errors import ConfigError
+from jaxgan.games import _image_to_image as i2i
 from jaxgan.models import cyclegan as cg
 from jaxgan.state import GANState
 
@@ -106,32 +106,11 @@ def translate(state: GANState, a: Array) -> Array:
 
 def base_config() -> ConfigDict:
   """pix2pix with the reference defaults (U-Net-256 G, 70x70 PatchGAN on (A, B), L1 x 100)."""
-  config = configs.base()
-  config.game = 'pix2pix'
-  size = config_dict.FieldReference(256)
-  config.model = ConfigDict()
-  config.model.name = 'pix2pix'
-  config.model.size = size
-  config.model.channels = 3
-  config.model.features = 64
+  config = i2i.base_config('pix2pix')
   config.model.num_downs = 8
   config.model.dropout = 0.5
-  config.model.d_features = 64
-  config.model.d_layers = 3
-  config.model.conv_impl = 'fast'
-
-  config.data = ConfigDict()
-  config.data.source = 'folder'  # digits_mapping | folder (train/, test/ or val/) | tfds
-  config.data.name = ''  # TFDS name
-  config.data.data_dir = ''
-  config.data.path = ''
-  config.data.size = size  # the random crop
-  config.data.load_size = 286  # images are resized to this first (the reference's jitter)
-  config.data.channels = 3
-  config.data.random_flip = True
-  config.data.num_threads = 4
-  config.data.prefetch = 4
-  # TFDS: two image features per record (key_a, key_b), or one A|B image (key_b empty).
+  # A folder with train/ (and test/ or val/); TFDS: two image features per record
+  # (key_a, key_b), or one A|B image (key_b empty).
   config.data.key_a = 'image'
   config.data.key_b = ''
   config.data.train_split = 'train'
@@ -142,15 +121,6 @@ def base_config() -> ConfigDict:
   config.loss.name = 'non_saturating'  # the reference's 'vanilla'
   config.loss.l1_weight = 100.0
   config.loss.d_weight = 0.5
-
-  for who in ('g', 'd'):  # constant learning rate, then linear decay to 0
-    config.optimizer[who].constant_steps = 100_000
-    config.optimizer[who].decay_steps = 100_000
-  config.train.batch_size = 1
-  config.train.num_steps = 200_000
-  config.train.use_ema = False
-  config.train.log_every = 100
-  config.eval.num_samples = 4  # held-out pairs in the sample grids
   return config
 
 
@@ -254,15 +224,8 @@ class Pix2Pix(games.Game):
   progress_metrics = ('d_loss', 'g_loss', 'l1')
 
   def smoke(self, config):
-    config.train.batch_size = 2
-    config.model.features, config.model.d_features = 8, 8
     config.model.num_downs = min(config.model.num_downs, 5)  # the U-Net halves the size each
-    config.model.size = min(config.model.size, 32)
-    config.data.load_size = config.model.size + 4
-    config.eval.num_samples = 2
-    for who in ('g', 'd'):
-      config.optimizer[who].constant_steps, config.optimizer[who].decay_steps = 3, 3
-    return config
+    return i2i.smoke(config)
 
   def validate(self, config) -> None:
     if config.model.name != 'pix2pix':
@@ -340,18 +303,10 @@ class Pix2Pix(games.Game):
     return [PairGrid(config, held_out), TestL1(config, held_out)]
 
   def example_batch(self, config) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    shape = (config.train.batch_size, config.model.size, config.model.size, config.model.channels)
-    return {k: rng.uniform(-1, 1, shape).astype(np.float32) for k in ('a', 'b')}
+    return i2i.example_batch(config)
 
   def bench_config(self, args) -> ConfigDict:
-    config = base_config()
-    config.model.size, config.model.channels = args.size, args.channels
-    config.data.channels = args.channels
-    config.model.features = config.model.d_features = args.width
-    if args.conv_impl:
-      config.model.conv_impl = args.conv_impl
-    return config
+    return i2i.bench_config(base_config(), args)
 
   def translate(self, state, x, direction: str):
     if direction != 'ab':
