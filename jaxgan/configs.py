@@ -25,6 +25,7 @@ RESUMABLE_KEYS = (
   'train.progress',
   'data.num_threads',
   'data.prefetch',
+  'data.workers',
   'data.data_dir',
   'eval',
   'parallel',
@@ -141,6 +142,9 @@ def validate(config: ConfigDict) -> None:
     raise errors.ConfigError(
       f'config.eval.every must be >= 0 (0: with the sample grids); got {config.eval.every}'
     )
+  for key, least in (('num_threads', 1), ('prefetch', 1), ('workers', 0)):
+    if config.data.get(key, least) < least:
+      raise errors.ConfigError(f'config.data.{key} must be >= {least}; got {config.data[key]}')
   if config.eval.num_samples < 1:
     raise errors.ConfigError(f'config.eval.num_samples must be >= 1; got {config.eval.num_samples}')
   if train.use_ema and not game.keeps_ema:

@@ -20,10 +20,15 @@ def _digits_batches(**kw):
 def test_digits_shape_and_range():
   source = sources.digits(32, 1)
   assert source.num_records == 1797
-  x = source.fetch(np.arange(10))
+  records = source.take(range(10))
+  x = records['image']
   assert x.shape == (10, 32, 32, 1) and x.dtype == np.float32
   assert x.min() >= -1.0 and x.max() <= 1.0 and x.min() < -0.9 and x.max() > 0.9
-  assert sources.digits(16, 3).fetch(np.arange(2)).shape == (2, 16, 16, 3)
+  assert records['label'].dtype == np.int32 and source.num_classes == 10
+  assert set(source[0]) == {'image', 'label'}
+  assert sources.digits(16, 3).take([0, 1])['image'].shape == (2, 16, 16, 3)
+  with pytest.raises(IndexError):
+    source[1797]
 
 
 def test_batches_are_a_pure_function_of_seed_and_step():
@@ -102,9 +107,10 @@ def test_folder_source_converts_resizes_and_crops(tmp_path):
   _write_images(tmp_path / 'a' / 'nested', 2, (20, 64), 'L', 'jpg')
   source = sources.folder_source(str(tmp_path / 'a'), 16, 3)
   assert source.num_records == 5
-  x = source.fetch(np.arange(5))
-  assert x.shape == (5, 16, 16, 3) and x.min() >= -1 and x.max() <= 1
-  grey = sources.folder_source(str(tmp_path / 'a'), 16, 1).fetch(np.arange(5))
+  x = source.take(range(5))
+  assert set(x) == {'image'} and source.num_classes == 0  # one sub-folder: unlabelled
+  assert x['image'].shape == (5, 16, 16, 3) and x['image'].min() >= -1 and x['image'].max() <= 1
+  grey = sources.folder_source(str(tmp_path / 'a'), 16, 1).take(range(5))['image']
   assert grey.shape == (5, 16, 16, 1)
 
 
@@ -148,7 +154,7 @@ def test_folder_errors(tmp_path):
 def test_tfds_sources_under_mock_data(name, size, channels):
   with tfds.testing.mock_data(num_examples=12):
     source = sources.tfds_source(name, 'train', size, channels)
-    x = source.fetch(np.array([0, 5, 11]))
+    x = source.take([0, 5, 11])['image']
   assert source.num_records == 12
   assert x.shape == (3, size, size, channels) and x.min() >= -1 and x.max() <= 1
 
@@ -159,7 +165,7 @@ def test_tfds_errors(tmp_path):
   with pytest.raises(DataError, match="cannot open TFDS dataset 'mnist'"):
     sources.tfds_source('mnist', 'train', 28, 1, data_dir=str(tmp_path))
   with tfds.testing.mock_data(num_examples=4), pytest.raises(DataError, match='no .label_img'):
-    sources.tfds_source('mnist', 'train', 28, 1, image_key='label_img').fetch(np.array([0]))
+    sources.tfds_source('mnist', 'train', 28, 1, image_key='label_img')[0]
 
 
 def test_unknown_source():
@@ -167,3 +173,78 @@ def test_unknown_source():
   config.data.source = 'lmdb'
   with pytest.raises(ConfigError, match='known: digits, folder, tfds, toy2d'):
     pipeline.create_batches(config.data, global_batch=8, seed=0)
+
+
+def _class_folder(root, classes=('cat', 'dog'), per_class=8):
+  for name in classes:
+    _write_images(root / name, per_class, (20, 20), 'L', 'png')
+  return root
+
+
+def _label_config(kind, tmp_path):
+  if kind == 'tfds':
+    config = smoke_config('experiments/dcgan/mnist.py')
+  else:
+    config = smoke_config()
+  if kind == 'folder':
+    config.data.source, config.data.path = 'folder', str(_class_folder(tmp_path / 'pets'))
+  config.train.num_steps = config.train.sample_every = config.train.checkpoint_every = 2
+  return config
+
+
+@pytest.mark.parametrize('kind', ['digits', 'tfds', 'folder'])
+def test_labels_reach_the_step(kind, tmp_path, monkeypatch):
+  """The labels of each source arrive in the batch the compiled train step is traced with."""
+  from jaxgan import games, train
+
+  config, game, seen = _label_config(kind, tmp_path), games.get('gan'), []
+  step_fn = game.step_fn
+
+  def recording(config):
+    step = step_fn(config)
+
+    def traced(state, batch):
+      seen.append({k: (v.shape, v.dtype) for k, v in batch.items()})
+      return step(state, batch)
+
+    return traced
+
+  monkeypatch.setattr(game, 'step_fn', recording)
+  with tfds.testing.mock_data(num_examples=16):
+    batches = game.create_batches(config)
+    batch = batches.batch(1)
+    expected = [batches.source[i]['label'] for i in batches.indices(1)]
+    train.train_and_evaluate(config, str(tmp_path / 'w'))
+  np.testing.assert_array_equal(batch['label'], expected)
+  assert seen and seen[0]['label'] == ((8,), np.int32), seen
+  assert batches.source.num_classes == {'digits': 10, 'tfds': 10, 'folder': 2}[kind]
+
+
+def test_tfds_labels_off_or_absent():
+  with tfds.testing.mock_data(num_examples=4):
+    assert set(sources.tfds_source('mnist', 'train', 28, 1, label_key='')[0]) == {'image'}
+    celeb = sources.tfds_source('celeb_a', 'train', 16, 3)  # no ClassLabel feature
+  assert set(celeb[0]) == {'image'} and 'unlabelled' in celeb.description
+
+
+def test_pairs_are_cropped_and_flipped_together():
+  a = np.random.default_rng(0).uniform(-1, 1, (12, 20, 20, 3)).astype(np.float32)
+  source = sources.array_source({'a': a, 'b': -a}, 'pairs')
+  batches = pipeline.PairedBatches(source, seed=0, crop_size=16, random_flip=True, global_batch=12)
+  batch = batches.batch(0)
+  assert batch['a'].shape == batch['b'].shape == (12, 16, 16, 3)
+  np.testing.assert_array_equal(batch['a'], -batch['b'])
+  np.testing.assert_array_equal(batch['a'], batches.batch(0)['a'])
+  # the crops differ between records: some image is not the top-left crop of its record
+  originals = a[batches.indices(0)]
+  assert any(not np.array_equal(x, o[:16, :16]) for x, o in zip(batch['a'], originals, strict=True))
+
+
+def test_worker_processes_give_the_same_batches():
+  """grain's mp_prefetch (config.data.workers) yields exactly the batches of the threads."""
+  threads = _digits_batches(global_batch=8)
+  workers = _digits_batches(global_batch=8)
+  workers.workers = 1
+  it = workers.iterate(3)
+  for step in range(3, 6):
+    np.testing.assert_array_equal(next(it)['image'], threads.batch(step)['image'])

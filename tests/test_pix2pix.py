@@ -36,9 +36,9 @@ def test_paired_folder_splits_a_and_b(tmp_path):
   _write_pairs(tmp_path / 'val', 2)
   found = sources.paired_folders(str(tmp_path), 32, 3)
   assert set(found) == {'train', 'test'} and found['test'].num_records == 2
-  x = found['train'].fetch(np.arange(3))
-  assert x.shape == (3, 32, 32, 6)
-  a, b = np.split(x, 2, axis=-1)
+  x = found['train'].take(range(3))
+  a, b = x['a'], x['b']
+  assert set(x) == {'a', 'b'} and a.shape == b.shape == (3, 32, 32, 3)
   assert np.mean(np.abs(a + b)) < 0.02  # B = 255 - A, up to resampling overshoot and rounding
   with pytest.raises(DataError, match='has no train/'):
     sources.paired_folders(str(tmp_path / 'val'), 32, 3)
@@ -74,10 +74,11 @@ def test_folder_run_b_to_a_then_translate(tmp_path):
   _write_pairs(tmp_path / 'data' / 'train', 4)
   config = _config()
   config.data.source, config.data.path = 'folder', str(tmp_path / 'data')
-  stored = pix2pix._sources(config.data)['train'].fetch(np.arange(2))
+  stored = pix2pix._sources(config.data)['train'].take([0, 1])
   config.data.direction = 'BtoA'
-  swapped = pix2pix._sources(config.data)['train'].fetch(np.arange(2))
-  np.testing.assert_array_equal(swapped, np.concatenate(np.split(stored, 2, -1)[::-1], -1))
+  swapped = pix2pix._sources(config.data)['train'].take([0, 1])
+  np.testing.assert_array_equal(swapped['a'], stored['b'])
+  np.testing.assert_array_equal(swapped['b'], stored['a'])
   state = train.train_and_evaluate(config, str(tmp_path / 'w'))
   assert int(state.step) == 6 and (tmp_path / 'w' / 'samples' / 'final.png').exists()
   (tmp_path / 'in').mkdir()
@@ -99,11 +100,11 @@ def test_tfds_pairs_two_features_or_one_side_by_side(tmp_path):
   with tfds.testing.mock_data(num_examples=3):
     two = sources.tfds_paired_source('div2k/bicubic_x4', 'train', 20, 3, key_a='lr', key_b='hr')
     one = sources.tfds_paired_source('cycle_gan/facades', 'trainA', 20, 1, key_a='image')
-    assert two.fetch(np.arange(3)).shape == (3, 20, 20, 6)
-    assert one.fetch(np.arange(2)).shape == (2, 20, 20, 2)
+    assert two.take(range(3))['a'].shape == two.take(range(3))['b'].shape == (3, 20, 20, 3)
+    assert one.take(range(2))['b'].shape == (2, 20, 20, 1)
     bad = sources.tfds_paired_source('div2k/bicubic_x4', 'train', 20, 3, key_a='lr', key_b='x')
     with pytest.raises(DataError, match=r"no 'x' feature; features: \['hr', 'lr'\].*key_b"):
-      bad.fetch(np.arange(1))
+      bad[0]
 
 
 def test_pix2pix_trains_on_tfds_under_mock_data(tmp_path):

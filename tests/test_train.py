@@ -81,13 +81,13 @@ def test_a_different_experiment_is_refused(tmp_path):
 
 
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-  good_batch = pipeline.RecordBatches.batch
+  good_iterate = pipeline.BatchSource.iterate
 
-  def poisoned(self, step):
-    batch = good_batch(self, step)
-    return {'image': batch['image'] * np.nan} if step >= 4 else batch
+  def poisoned(self, start_step=0):  # batch `step` feeds train step `step + 1`
+    for step, batch in enumerate(good_iterate(self, start_step), start_step):
+      yield {**batch, 'image': batch['image'] * np.nan} if step >= 4 else batch
 
-  monkeypatch.setattr(pipeline.RecordBatches, 'batch', poisoned)
+  monkeypatch.setattr(pipeline.BatchSource, 'iterate', poisoned)
   config = smoke_config()
   with pytest.raises(
     NonFiniteError, match='non-finite loss at step 5.*Last good checkpoint: step 3'

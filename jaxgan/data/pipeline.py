@@ -1,15 +1,17 @@
-"""Batch pipelines: every batch is a pure function of (seed, step), prefetched by threads.
+"""Batch pipelines on grain: every batch is a pure function of (seed, step).
 
-Being a pure function of the step makes resume exact with no iterator state
-to save: a run restored at step N asks for batch N. Record order comes from
-`grain.MapDataset.range(n).shuffle(seed).repeat()`, which draws a new
-permutation every epoch. With several processes, each reads only its own
-slice of the global batch.
+Each pipeline is a `grain.MapDataset` whose element `step` is this process's
+slice of global batch `step`, so resume is exact with no iterator state to
+save: a run restored at step N asks for element N. Record order comes from
+`MapDataset.range(n).shuffle(seed).repeat()` (a new permutation every epoch);
+random augmentation is a `random_map` seeded by (seed, position), so it too
+depends only on where a record falls, never on who read it first. Reading
+ahead is grain's: `to_iter_dataset` with `ReadOptions` (threads, prefetch
+buffer), and worker processes (`mp_prefetch`) when `config.data.workers > 0`.
 """
 
-import collections
-import concurrent.futures
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 
 import grain
 import ml_collections
@@ -19,10 +21,17 @@ from jaxgan.data import sources, toy2d
 from jaxgan.errors import ConfigError
 
 Batch = dict[str, np.ndarray]
+ENDLESS = sys.maxsize  # length of a dataset indexed by step
 
 
 class BatchSource:
-  """Base: `batch(step)` plus a threaded, prefetching `iterate(start_step)`."""
+  """`batch(step)` by random access, and `iterate(start_step)` read ahead by grain.
+
+  Subclasses set `self.dataset`, a `grain.MapDataset` whose element `step` is
+  this process's slice of global batch `step`.
+  """
+
+  dataset: grain.MapDataset
 
   def __init__(
     self,
@@ -32,6 +41,7 @@ class BatchSource:
     process_count: int = 1,
     num_threads: int = 2,
     prefetch: int = 4,
+    workers: int = 0,
   ):
     if global_batch % process_count:
       raise ConfigError(
@@ -40,32 +50,58 @@ class BatchSource:
     self.global_batch = global_batch
     self.local_batch = global_batch // process_count
     self.process_index = process_index
-    self.num_threads = max(1, num_threads)
-    self.prefetch = max(1, prefetch)
+    self.process_count = process_count
+    self.read_options = grain.ReadOptions(
+      num_threads=max(1, num_threads), prefetch_buffer_size=max(1, prefetch)
+    )
+    self.workers = workers
 
   def batch(self, step: int) -> Batch:
-    raise NotImplementedError
+    return self.dataset[step]
+
+  def local_slice(self, records: grain.MapDataset) -> grain.MapDataset:
+    """Endless records -> element `step`: this process's `local_batch` records of batch `step`."""
+    return records.batch(self.local_batch)[self.process_index :: self.process_count]
 
   def iterate(self, start_step: int = 0) -> Iterator[Batch]:
-    """Batches `start_step, start_step + 1, ...`, computed ahead on worker threads."""
-    with concurrent.futures.ThreadPoolExecutor(self.num_threads) as pool:
-      pending = collections.deque()
-      step = start_step
-      try:
-        while True:
-          while len(pending) < self.prefetch:
-            pending.append(pool.submit(self.batch, step))
-            step += 1
-          yield pending.popleft().result()
-      finally:
-        for future in pending:
-          future.cancel()
+    """Batches `start_step, start_step + 1, ...`, computed ahead by grain."""
+    dataset = self.dataset[start_step:].to_iter_dataset(self.read_options)
+    if self.workers:
+      _allow_worker_processes()
+      dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.workers))
+    return iter(dataset)
+
+
+def _allow_worker_processes() -> None:
+  """grain's workers read absl flags; outside an absl app (tests, notebooks) none are parsed."""
+  from absl import flags
+
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS.mark_as_parsed()
+
+
+def _flip_record(record: dict, rng: np.random.Generator, keys=('image',)) -> dict:
+  if rng.random() < 0.5:
+    record = {k: (v[:, ::-1] if k in keys else v) for k, v in record.items()}
+  return record
 
 
 class RecordBatches(BatchSource):
-  """Batches of shuffled records of a `sources.Source`, reshuffled every epoch."""
+  """Batches of shuffled records of a `sources.Source`, reshuffled every epoch.
 
-  def __init__(self, source: sources.Source, *, seed: int, random_flip: bool = False, **kw):
+  Batches hold each record feature stacked: `{'image': [B, H, W, C]}`, and
+  `'label': [B]` int32 where the source is labelled.
+  """
+
+  def __init__(
+    self,
+    source: sources.Source,
+    *,
+    seed: int,
+    random_flip: bool = False,
+    augment: Callable[[dict, np.random.Generator], dict] | None = None,
+    **kw,
+  ):
     super().__init__(**kw)
     if source.num_records < self.global_batch:
       raise ConfigError(
@@ -74,22 +110,18 @@ class RecordBatches(BatchSource):
       )
     self.source = source
     self.seed = seed
-    self.random_flip = random_flip
-    self._order = grain.MapDataset.range(source.num_records).shuffle(seed=seed).repeat()
+    self.order = grain.MapDataset.range(source.num_records).shuffle(seed=seed).repeat()
+    records = self.order.map(source.__getitem__)
+    if augment is None and random_flip:
+      augment = _flip_record
+    if augment is not None:
+      records = records.random_map(augment, seed=seed)
+    self.dataset = self.local_slice(records)
+    self._indices = self.local_slice(self.order)
 
   def indices(self, step: int) -> np.ndarray:
-    start = step * self.global_batch + self.process_index * self.local_batch
-    return np.array([self._order[i] for i in range(start, start + self.local_batch)])
-
-  def batch(self, step: int) -> Batch:
-    """`{'image': [B, H, W, C]}`, and `'label': [B]` int32 where the source has labels."""
-    indices = self.indices(step)
-    images = self.source.fetch(indices)
-    labels = {} if self.source.labels is None else {'label': self.source.labels[indices]}
-    if self.random_flip:
-      flip = np.random.default_rng([self.seed, step, self.process_index]).random(len(images))
-      images = np.where((flip < 0.5)[:, None, None, None], images[:, :, ::-1], images)
-    return {'image': np.ascontiguousarray(images, np.float32), **labels}
+    """The record indices of this process's slice of batch `step`."""
+    return self._indices[step]
 
 
 class MixtureBatches(BatchSource):
@@ -99,8 +131,9 @@ class MixtureBatches(BatchSource):
     super().__init__(**kw)
     self.mixture = mixture
     self.seed = seed
+    self.dataset = grain.MapDataset.range(ENDLESS).map(self._draw)
 
-  def batch(self, step: int) -> Batch:
+  def _draw(self, step: int) -> Batch:
     rng = np.random.default_rng([self.seed, step, self.process_index])
     return {'image': toy2d.sample(self.mixture, rng, self.local_batch)}
 
@@ -113,6 +146,7 @@ RECORD_SOURCES = {
     data.size,
     data.channels,
     image_key=data.image_key,
+    label_key=data.get('label_key', 'label'),
     data_dir=data.data_dir,
   ),
   'folder': lambda data: sources.folder_source(data.path, data.size, data.channels),
@@ -122,13 +156,14 @@ RECORD_SOURCES = {
 def loader_options(
   data: ml_collections.ConfigDict, global_batch: int, process_index: int, process_count: int
 ) -> dict:
-  """The keyword arguments every batch source takes: batch, process slice, threads."""
+  """The keyword arguments every batch source takes: batch, process slice, reading ahead."""
   return dict(
     global_batch=global_batch,
     process_index=process_index,
     process_count=process_count,
     num_threads=data.num_threads,
     prefetch=data.prefetch,
+    workers=data.get('workers', 0),
   )
 
 
@@ -156,22 +191,28 @@ def create_batches(
   return RecordBatches(source, seed=seed, random_flip=data.get('random_flip', False), **kw)
 
 
-def random_crop_flip(images: np.ndarray, size: int, flip: bool, rng: np.random.Generator):
-  """Per image: a random `size x size` crop (the reference's 286 -> 256 jitter), maybe mirrored."""
-  n, h, w = images.shape[:3]
-  if (h, w) == (size, size) and not flip:
-    return images
-  tops, lefts = rng.integers(0, h - size + 1, n), rng.integers(0, w - size + 1, n)
-  mirror = rng.random(n) < 0.5 if flip else np.zeros(n, bool)
-  out = np.stack(
-    [im[t : t + size, left : left + size] for im, t, left in zip(images, tops, lefts, strict=True)]
-  )
-  out[mirror] = out[mirror][:, :, ::-1]
-  return out
+def crop_flip(keys: tuple[str, ...], size: int, flip: bool):
+  """A record augmentation: one random `size x size` crop (and maybe a mirror) shared by `keys`.
+
+  The reference pix2pix/CycleGAN jitter (load at 286, crop 256); paired
+  images get the same crop and flip, so A and B stay aligned.
+  """
+
+  def augment(record: dict, rng: np.random.Generator) -> dict:
+    h, w = record[keys[0]].shape[:2]
+    top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+    mirror = flip and rng.random() < 0.5
+    out = dict(record)
+    for k in keys:
+      crop = record[k][top : top + size, left : left + size]
+      out[k] = np.ascontiguousarray(crop[:, ::-1] if mirror else crop)
+    return out
+
+  return augment
 
 
 class UnpairedBatches(BatchSource):
-  """`{'a', 'b'}` batches of two independently shuffled sources, with crop/flip jitter."""
+  """`{'a', 'b'}` batches of two independently shuffled sources, each with crop/flip jitter."""
 
   def __init__(
     self,
@@ -184,20 +225,15 @@ class UnpairedBatches(BatchSource):
     **kw,
   ):
     super().__init__(**kw)
-    self.a = RecordBatches(source_a, seed=seed, **kw)
-    self.b = RecordBatches(source_b, seed=seed + 1, **kw)  # independent orders: unpaired
-    self.seed, self.crop_size, self.random_flip = seed, crop_size, random_flip
-
-  def batch(self, step: int) -> Batch:
-    rng = np.random.default_rng([self.seed, step, self.process_index, 2])
-    jitter = lambda x: np.ascontiguousarray(
-      random_crop_flip(x, self.crop_size, self.random_flip, rng)
-    )
-    return {'a': jitter(self.a.batch(step)['image']), 'b': jitter(self.b.batch(step)['image'])}
+    jitter = crop_flip(('image',), crop_size, random_flip)
+    self.a = RecordBatches(source_a, seed=seed, augment=jitter, **kw)
+    self.b = RecordBatches(source_b, seed=seed + 1, augment=jitter, **kw)  # independent orders
+    both = grain.experimental.ZipMapDataset(parents=[self.a.dataset, self.b.dataset])
+    self.dataset = both.map(lambda ab: {'a': ab[0]['image'], 'b': ab[1]['image']})
 
 
 class PairedBatches(RecordBatches):
-  """`{'a', 'b'}` batches of paired records (`concat(a, b)` on channels), jittered together."""
+  """`{'a', 'b'}` batches of paired records, each pair cropped and flipped together."""
 
   def __init__(
     self,
@@ -205,15 +241,7 @@ class PairedBatches(RecordBatches):
     *,
     seed: int,
     crop_size: int,
-    channels: int,
     random_flip: bool = False,
     **kw,
   ):
-    super().__init__(source, seed=seed, **kw)
-    self.crop_size, self.channels, self.paired_flip = crop_size, channels, random_flip
-
-  def batch(self, step: int) -> Batch:
-    rng = np.random.default_rng([self.seed, step, self.process_index, 3])
-    pairs = random_crop_flip(super().batch(step)['image'], self.crop_size, self.paired_flip, rng)
-    a, b = np.split(np.ascontiguousarray(pairs), 2, axis=-1)
-    return {'a': np.ascontiguousarray(a), 'b': np.ascontiguousarray(b)}
+    super().__init__(source, seed=seed, augment=crop_flip(('a', 'b'), crop_size, random_flip), **kw)

@@ -1,13 +1,16 @@
 """Record sources: the embedded digits, TFDS datasets and image folders.
 
-Each source gives `num_records` and a `fetch(indices) -> [n, H, W, C] float32`
-in [-1, 1]. Images are converted to the requested channels, resized so the
-shorter side is `size` (antialiased) and centre-cropped to `size x size`.
+A source is random access to records, the protocol of grain's
+`MapDataset.source`: `len(source)` and `source[i]`, a dict of arrays:
+`{'image': [H, W, C] float32 in [-1, 1]}` (plus `'label'`, an int32 class id,
+where the data has classes), or `{'a', 'b'}` for paired data. Images are
+converted to the requested channels, resized so the shorter side is `size`
+(antialiased) and centre-cropped to `size x size`.
 """
 
+import dataclasses
 import os
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -16,14 +19,45 @@ from jaxgan.errors import DataError
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp')
 
+Record = dict[str, np.ndarray]
 
-class Source(NamedTuple):
-  """`fetch(indices) -> [n, H, W, C]` images; `labels[i]` the class of record i, if known."""
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """`source[i]`: record i, `read(i)` plus `'label'` from `labels` where those are given.
+
+  Sources whose records carry their own label (TFDS) leave `labels` None and
+  name their classes in `class_names`; a source is labelled iff it has class names.
+  """
 
   num_records: int
-  fetch: Callable[[np.ndarray], np.ndarray]
+  read: Callable[[int], Record]
   description: str
   labels: np.ndarray | None = None  # [num_records] int32 class ids
+  class_names: tuple[str, ...] = ()
+
+  def __len__(self) -> int:
+    return self.num_records
+
+  def __getitem__(self, index) -> Record:
+    index = int(index)
+    if not 0 <= index < self.num_records:
+      raise IndexError(f'record {index} of {self.description}')
+    record = dict(self.read(index))
+    if self.labels is not None:
+      record['label'] = np.int32(self.labels[index])
+    return record
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.class_names)
+
+  def take(self, indices: Iterable[int]) -> Record:
+    """Records `indices`, each feature stacked: `{'image': [n, H, W, C], 'label': [n]}`."""
+    records = [self[i] for i in indices]
+    if not records:
+      raise ValueError(f'no records asked of {self.description}')
+    return {key: np.stack([r[key] for r in records]) for key in records[0]}
 
 
 def to_unit_range(image: np.ndarray) -> np.ndarray:
@@ -51,8 +85,11 @@ def prepare_image(image: Image.Image | np.ndarray, size: int, channels: int) -> 
   return array[..., None] if channels == 1 else array
 
 
-def digits(size: int, channels: int) -> Source:
-  """scikit-learn's bundled 8x8 digits (1,797 images, values 0..16), upscaled to `size`."""
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+
+def digit_images(size: int) -> tuple[np.ndarray, np.ndarray]:
+  """scikit-learn's bundled 8x8 digits upscaled to `[1797, size, size]` in [0, 1], and labels."""
   from sklearn.datasets import load_digits
 
   bunch = load_digits()
@@ -63,21 +100,33 @@ def digits(size: int, channels: int) -> Source:
       for im in raw
     ]
   )
-  images = np.clip(up, 0.0, 1.0) * 2.0 - 1.0
-  images = np.repeat(images[..., None], channels, axis=-1).astype(np.float32)
-  return Source(
-    len(images),
-    lambda idx: images[idx],
-    f'sklearn digits ({len(images)} images)',
-    labels=bunch.target.astype(np.int32),
+  return np.clip(up, 0.0, 1.0), bunch.target.astype(np.int32)
+
+
+def digits(size: int, channels: int) -> Source:
+  """scikit-learn's bundled 8x8 digits (1,797 images, values 0..16) upscaled to `size`, labelled."""
+  grey, labels = digit_images(size)
+  images = np.repeat(grey[..., None] * 2.0 - 1.0, channels, axis=-1).astype(np.float32)
+  return array_source(
+    {'image': images},
+    f'sklearn digits ({len(images)} images, 10 classes)',
+    labels=labels,
+    class_names=DIGIT_CLASSES,
   )
 
 
-def _map_source(records: Sequence, load: Callable[[object], np.ndarray]) -> Callable:
-  def fetch(indices: np.ndarray) -> np.ndarray:
-    return np.stack([to_unit_range(load(records[int(i)])) for i in indices])
-
-  return fetch
+def array_source(
+  arrays: dict[str, np.ndarray],
+  description: str,
+  *,
+  labels: np.ndarray | None = None,
+  class_names: Sequence[str] = (),
+) -> Source:
+  """Records from in-memory arrays of equal length: record i is `{key: arrays[key][i]}`."""
+  (n,) = {len(v) for v in arrays.values()}
+  return Source(
+    n, lambda i: {k: v[i] for k, v in arrays.items()}, description, labels, tuple(class_names)
+  )
 
 
 def _open_tfds(name: str, split: str, data_dir: str):
@@ -106,27 +155,49 @@ def _feature(record, key: str, name: str, option: str) -> np.ndarray:
   return np.asarray(record[key])
 
 
-class _Records:
-  """One record at a time: some sources reject list indexing."""
+def _tfds_classes(source, label_key: str) -> tuple[str, ...]:
+  """The class names of the `label_key` feature, if it is a TFDS `ClassLabel`; else ()."""
+  from tensorflow_datasets.core.features import ClassLabel
 
-  def __init__(self, source):
-    self.source = source
-
-  def __getitem__(self, i):
-    return self.source[i]
+  try:
+    feature = source.dataset_info.features[label_key] if label_key else None
+  except (KeyError, AttributeError):
+    return ()
+  return tuple(feature.names) if isinstance(feature, ClassLabel) else ()
 
 
 def tfds_source(
-  name: str, split: str, size: int, channels: int, *, image_key: str = 'image', data_dir: str = ''
+  name: str,
+  split: str,
+  size: int,
+  channels: int,
+  *,
+  image_key: str = 'image',
+  label_key: str = 'label',
+  data_dir: str = '',
 ) -> Source:
-  """A TFDS dataset read with `tfds.data_source` (array_record; no TensorFlow needed)."""
+  """A TFDS dataset read with `tfds.data_source` (array_record; no TensorFlow needed).
+
+  Records carry `'label'` when the dataset has a `ClassLabel` feature named
+  `label_key` (mnist, cifar10, ...); '' reads images only.
+  """
   source = _open_tfds(name, split, data_dir)
+  classes = _tfds_classes(source, label_key)
 
-  def load(record):
-    return prepare_image(_feature(record, image_key, name, 'image_key'), size, channels)
+  def read(i: int) -> Record:
+    record = source[i]
+    out = {
+      'image': to_unit_range(
+        prepare_image(_feature(record, image_key, name, 'image_key'), size, channels)
+      )
+    }
+    if classes:
+      out['label'] = np.int32(record[label_key])
+    return out
 
+  what = f'{len(classes)} classes' if classes else 'unlabelled'
   return Source(
-    len(source), _map_source(_Records(source), load), f'TFDS {name}:{split} ({len(source)} records)'
+    len(source), read, f'TFDS {name}:{split} ({len(source)} records, {what})', class_names=classes
   )
 
 
@@ -150,24 +221,27 @@ def tfds_paired_source(
   key_b: str = '',
   data_dir: str = '',
 ) -> Source:
-  """Paired records from TFDS: two image features (`key_a`, `key_b`), or one A|B image.
+  """Paired records `{'a', 'b'}` from TFDS: two image features (`key_a`, `key_b`), or one A|B image.
 
-  Each record is `concat(a, b)` on the channel axis, `[size, size, 2 * channels]`;
-  each side is resized and centre-cropped on its own (e.g. div2k's lr/hr pairs).
+  Each side is resized and centre-cropped on its own (e.g. div2k's lr/hr pairs).
   """
   source = _open_tfds(name, split, data_dir)
 
-  def load(record):
+  def read(i: int) -> Record:
+    record = source[i]
     a = _feature(record, key_a, name, 'key_a')
     if key_b:
       halves = (a, _feature(record, key_b, name, 'key_b'))
     else:
       halves = split_side_by_side(a, f'a {name!r} image')
-    return np.concatenate([prepare_image(half, size, channels) for half in halves], -1)
+    return _pair(halves, size, channels)
 
-  return Source(
-    len(source), _map_source(_Records(source), load), f'TFDS {name}:{split} ({len(source)} pairs)'
-  )
+  return Source(len(source), read, f'TFDS {name}:{split} ({len(source)} pairs)')
+
+
+def _pair(halves, size: int, channels: int) -> Record:
+  a, b = (to_unit_range(prepare_image(half, size, channels)) for half in halves)
+  return {'a': a, 'b': b}
 
 
 def list_images(path: str) -> list[str]:
@@ -230,12 +304,13 @@ def folder_source(path: str, size: int, channels: int) -> Source:
   """
   files = list_images(path)
   check_images(files)
-  load = lambda f: prepare_image(open_image(f), size, channels)
+  read = lambda i: {'image': to_unit_range(prepare_image(open_image(files[i]), size, channels))}
   classes = folder_classes(path, files)
   description = f'folder {path} ({len(files)} images'
-  description += f', {len(classes[0])} classes)' if classes else ')'
-  labels = classes[1] if classes else None
-  return Source(len(files), _map_source(files, load), description, labels=labels)
+  if classes is None:
+    return Source(len(files), read, description + ')')
+  names, labels = classes
+  return Source(len(files), read, description + f', {len(names)} classes)', labels, tuple(names))
 
 
 # --- unpaired image-to-image data (CycleGAN) ---
@@ -263,7 +338,7 @@ def digits_unpaired(size: int, num_test: int = 197) -> dict[str, np.ndarray]:
   ever shown. The last `num_test` digits are held out: `test_a` and its true
   image `test_b_true = known_mapping(test_a)`.
   """
-  grey = (digits(size, 1).fetch(np.arange(1797))[..., 0] + 1.0) / 2.0  # [N, size, size] in [0, 1]
+  grey, _ = digit_images(size)
   a = (grey[..., None] * STROKE_COLOUR) * 2.0 - 1.0
   train, test = a[:-num_test], a[-num_test:]
   half = len(train) // 2
@@ -273,10 +348,6 @@ def digits_unpaired(size: int, num_test: int = 197) -> dict[str, np.ndarray]:
     'test_a': test,
     'test_b_true': known_mapping(test),
   }
-
-
-def array_source(images: np.ndarray, description: str) -> Source:
-  return Source(len(images), lambda idx: images[idx], description)
 
 
 def unpaired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
@@ -300,7 +371,7 @@ def unpaired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
 def paired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
   """pix2pix's aligned layout: `path/train/` (and `test/` or `val/`) of A|B side-by-side images.
 
-  Each record is `concat(a, b)` on the channel axis, `[size, size, 2 * channels]`.
+  Records are `{'a', 'b'}`, each side resized and centre-cropped on its own.
   """
   if not os.path.isdir(path):
     raise DataError(f'pix2pix folder {path!r} does not exist or is not a folder')
@@ -310,17 +381,16 @@ def paired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
       'val/, each image A and B side by side)'
     )
 
-  def load(file: str) -> np.ndarray:
-    halves = split_side_by_side(open_image(file), repr(file))
-    return np.concatenate([prepare_image(half, size, channels) for half in halves], -1)
-
   out = {}
   for split in ('train', 'test', 'val'):
     folder = os.path.join(path, split)
     if os.path.isdir(folder) and not (split == 'val' and 'test' in out):
       listed = list_images(folder)
       check_images(listed)
+      read = lambda i, files=listed: _pair(
+        split_side_by_side(open_image(files[i]), repr(files[i])), size, channels
+      )
       out['test' if split == 'val' else split] = Source(
-        len(listed), _map_source(listed, load), f'pix2pix {folder} ({len(listed)} pairs)'
+        len(listed), read, f'pix2pix {folder} ({len(listed)} pairs)'
       )
   return out

@@ -39,6 +39,7 @@ def base_config(game: str) -> ConfigDict:
   config.data.random_flip = True
   config.data.num_threads = 4
   config.data.prefetch = 4
+  config.data.workers = 0  # grain worker processes (mp_prefetch); 0: threads in this process
 
   for who in ('g', 'd'):  # constant learning rate, then linear decay to 0
     config.optimizer[who].constant_steps = 100_000

@@ -218,10 +218,10 @@ def _sources(data) -> dict[str, sources.Source]:
   if data.source == 'digits_mapping':
     arrays = sources.digits_unpaired(data.load_size)
     return {
-      'trainA': sources.array_source(arrays['train_a'], 'digits domain A'),
-      'trainB': sources.array_source(arrays['train_b'], 'digits domain B'),
-      'testA': sources.array_source(arrays['test_a'], 'held-out digits A'),
-      'testB': sources.array_source(arrays['test_b_true'], 'held-out digits B'),
+      'trainA': sources.array_source({'image': arrays['train_a']}, 'digits domain A'),
+      'trainB': sources.array_source({'image': arrays['train_b']}, 'digits domain B'),
+      'testA': sources.array_source({'image': arrays['test_a']}, 'held-out digits A'),
+      'testB': sources.array_source({'image': arrays['test_b_true']}, 'held-out digits B'),
     }
   if data.source == 'folder':
     return sources.unpaired_folders(data.path, data.load_size, data.channels)
@@ -235,6 +235,7 @@ def _sources(data) -> dict[str, sources.Source]:
           data.load_size,
           data.channels,
           image_key=data.image_key,
+          label_key='',
           data_dir=data.data_dir,
         )
       except DataError:
@@ -259,7 +260,8 @@ class _HeldOut:
 
   def take(self, source: sources.Source, n: int) -> np.ndarray:
     """The first `n` images of `source`, centre-cropped to the training size."""
-    return evaluators.centre_crop(source.fetch(np.arange(min(n, source.num_records))), self.size)
+    images = source.take(range(min(n, source.num_records)))['image']
+    return evaluators.centre_crop(images, self.size)
 
   def run(self, state, x: np.ndarray, direction: str) -> np.ndarray:
     return self.outputs.dp.apply_in_chunks(self._translate, state, x, direction=direction)

@@ -46,11 +46,13 @@ def dcgan_config() -> ConfigDict:
   config.data.data_dir = ''  # TFDS data_dir ('' : TFDS default)
   config.data.path = ''  # image folder
   config.data.image_key = 'image'
+  config.data.label_key = 'label'  # a TFDS ClassLabel feature, if the dataset has it ('': none)
   config.data.size = size
   config.data.channels = channels
   config.data.random_flip = False
-  config.data.num_threads = 4
-  config.data.prefetch = 4
+  config.data.num_threads = 4  # grain ReadOptions: threads reading ahead
+  config.data.prefetch = 4  # batches read ahead
+  config.data.workers = 0  # grain worker processes (mp_prefetch); 0: threads in this process
   return config
 
 
@@ -71,6 +73,7 @@ def toy2d_config() -> ConfigDict:
   config.data.name = 'ring'
   config.data.num_threads = 1
   config.data.prefetch = 2
+  config.data.workers = 0
 
   config.optimizer = ConfigDict({'g': configs.adam(1e-4, 0.8), 'd': configs.adam(1e-4, 0.8)})
   config.train.batch_size = 100

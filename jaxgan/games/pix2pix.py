@@ -10,6 +10,7 @@ normalises over the devices' batches together (as one device does over the
 global batch) and each device draws its own dropout masks.
 """
 
+import dataclasses
 import functools
 
 import jax
@@ -125,17 +126,17 @@ def base_config() -> ConfigDict:
 
 
 def _sources(data) -> dict[str, sources.Source]:
-  """'train' and 'test' paired sources; each record is concat(input, target) on channels."""
+  """'train' and 'test' paired sources; records `{'a': input, 'b': target}`."""
   found = _stored_pairs(data)
   if data.direction == 'AtoB':
     return found
 
   def swapped(source: sources.Source) -> sources.Source:
-    def fetch(indices):
-      a, b = np.split(source.fetch(indices), 2, axis=-1)
-      return np.concatenate([b, a], -1)
+    def read(i: int) -> sources.Record:
+      record = source.read(i)
+      return {'a': record['b'], 'b': record['a']}
 
-    return source._replace(fetch=fetch, description=source.description + ', B -> A')
+    return dataclasses.replace(source, read=read, description=source.description + ', B -> A')
 
   return {role: swapped(source) for role, source in found.items()}
 
@@ -144,7 +145,7 @@ def _stored_pairs(data) -> dict[str, sources.Source]:
   """The pairs as stored (A, B), before `config.data.direction`."""
   if data.source == 'digits_mapping':
     arrays = sources.digits_unpaired(data.load_size)
-    pair = lambda a: np.concatenate([a, sources.known_mapping(a)], -1)
+    pair = lambda a: {'a': a, 'b': sources.known_mapping(a)}
     train = np.concatenate([arrays['train_a'], sources.inverse_known_mapping(arrays['train_b'])])
     return {
       'train': sources.array_source(pair(train), 'paired digits'),
@@ -179,8 +180,8 @@ class _HeldOut:
     self.outputs = outputs
     found = _sources(config.data)
     test = found.get('test', found['train'])
-    pairs = evaluators.centre_crop(test.fetch(np.arange(test.num_records)), config.data.size)
-    self.a, self.b = np.split(pairs, 2, axis=-1)
+    pairs = test.take(range(test.num_records))
+    self.a, self.b = (evaluators.centre_crop(pairs[k], config.data.size) for k in ('a', 'b'))
     self._translate = jax.jit(translate)
 
   def run(self, state) -> np.ndarray:
@@ -294,7 +295,6 @@ class Pix2Pix(games.Game):
       seed=config.seed,
       crop_size=data.size,
       random_flip=data.random_flip,
-      channels=data.channels,
       **pipeline.loader_options(data, config.train.batch_size, process_index, process_count),
     )
 
