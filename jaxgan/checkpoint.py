@@ -1,21 +1,40 @@
-"""Orbax checkpoints of the `GANState`, with the experiment's config stored beside it."""
+"""Orbax checkpoints of the `GANState`, with the experiment's config stored beside it.
 
+Saves are asynchronous; a save that fails in the background (a full disk, a
+permission error, a quota) surfaces at the trainer's next `check()`, `save()`
+or `close()` as a one-line `CheckpointError`, so the run stops instead of
+training on without checkpoints. On resume, the newest checkpoint that cannot
+be read is moved aside to `<workdir>/checkpoints_unreadable/` (never deleted)
+and the next newest is used. Orbax's `*.orbax-checkpoint-tmp` directories (a
+save that was killed) are never steps, and are cleared when a run starts.
+"""
+
+import contextlib
 import os
+import shutil
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
 
 from jaxgan import configs
 from jaxgan.errors import CheckpointError
+
+FIX = 'free disk space or fix the permissions, then run the same command to resume'
 
 
 def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), 'checkpoints')
 
 
+def _cause(e: BaseException) -> str:
+  lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+  return f'{type(e).__name__}: {lines[-1] if lines else ""}'.rstrip(': ')
+
+
 class Checkpointer:
-  """Saves every N steps (keeping K), restores the newest, guards the workdir's experiment."""
+  """Saves every N steps (keeping K), restores the newest readable one, guards the experiment."""
 
   def __init__(self, workdir: str, *, keep: int = 3, create: bool = True):
     directory = checkpoint_dir(workdir)
@@ -25,13 +44,24 @@ class Checkpointer:
         'first or pass the right --workdir'
       )
     options = ocp.CheckpointManagerOptions(
-      max_to_keep=keep, create=create, enable_async_checkpointing=True
+      max_to_keep=keep,
+      create=create,
+      enable_async_checkpointing=True,
+      cleanup_tmp_directories=create,
     )
-    self.manager = ocp.CheckpointManager(directory, options=options)
+    try:
+      self.manager = ocp.CheckpointManager(directory, options=options)
+    except OSError as e:
+      raise CheckpointError(f'cannot use checkpoint directory {directory}: {_cause(e)}') from e
     self.directory = directory
+    self.unreadable_dir = os.path.join(os.path.dirname(directory), 'checkpoints_unreadable')
+    self._saving: int | None = None
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
+
+  def all_steps(self) -> list[int]:
+    return sorted(self.manager.all_steps())
 
   def stored_config(self, step: int | None = None) -> dict:
     step = self.latest_step() if step is None else step
@@ -40,15 +70,12 @@ class Checkpointer:
     restored = self.manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
     return restored['config']
 
-  def check_same_experiment(self, config: dict) -> None:
-    """Raises CheckpointError if the newest checkpoint belongs to a different experiment."""
-    if self.latest_step() is None:
-      return
-    differences = configs.experiment_differences(self.stored_config(), config)
+  def check_same_experiment(self, config: dict, stored: dict) -> None:
+    """Raises CheckpointError if `stored` (a checkpoint's config) is a different experiment."""
+    differences = configs.experiment_differences(stored, config)
     if differences:
-      stored = configs.flatten(self.stored_config())
-      new = configs.flatten(config)
-      shown = ', '.join(f'{k}: {stored.get(k)!r} -> {new.get(k)!r}' for k in differences[:4])
+      old, new = configs.flatten(stored), configs.flatten(config)
+      shown = ', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in differences[:4])
       raise CheckpointError(
         f'{self.directory} holds a different experiment ({shown}); use a new --workdir, or the '
         'stored config (only train.num_steps, logging and eval settings may change on resume)'
@@ -65,17 +92,96 @@ class Checkpointer:
     )
     return restored['state']
 
+  def restore_newest(self, target: Any, config: dict | None = None) -> tuple[Any, int] | None:
+    """`(state, step)` of the newest readable checkpoint, or None when there is none.
+
+    A checkpoint whose config or state cannot be read is reported in one line
+    and moved aside; the one before it is tried next. With `config`, the
+    checkpoint must hold the same experiment (CheckpointError otherwise).
+
+    Raises:
+      CheckpointError: different experiment, or checkpoints exist and none is readable.
+    """
+    tried = []
+    for step in reversed(self.all_steps()):
+      try:
+        stored = self.stored_config(step)
+      except Exception as e:  # noqa: BLE001 - any unreadable file: fall back, loudly
+        tried.append(self._set_aside(step, e))
+        continue
+      if config is not None:
+        self.check_same_experiment(config, stored)
+      try:
+        return self.restore(target, step), step
+      except Exception as e:  # noqa: BLE001
+        tried.append(self._set_aside(step, e))
+    if tried:
+      raise CheckpointError(
+        f'no readable checkpoint in {self.directory} (steps {", ".join(tried)} moved to '
+        f'{self.unreadable_dir}); use a new --workdir or restore them from a backup'
+      )
+    return None
+
+  def _set_aside(self, step: int, error: Exception) -> str:
+    where = os.path.join(self.unreadable_dir, str(step))
+    logging.warning(
+      'Checkpoint step %d in %s is unreadable (%s); moved to %s, trying the one before.',
+      step,
+      self.directory,
+      _cause(error),
+      where,
+    )
+    if jax.process_index() == 0:
+      os.makedirs(self.unreadable_dir, exist_ok=True)
+      if os.path.exists(where):
+        where = f'{where}.{len(os.listdir(self.unreadable_dir))}'
+      shutil.move(os.path.join(self.directory, str(step)), where)
+    self.manager.reload()
+    return str(step)
+
+  @contextlib.contextmanager
+  def _saving_errors(self):
+    """Any failure of a save, now or in the background, as one CheckpointError line."""
+    try:
+      yield
+    except CheckpointError:
+      raise
+    except Exception as e:  # noqa: BLE001 - Orbax/tensorstore raise many types
+      step = self._saving
+      self._saving = None
+      kept = ', '.join(map(str, [s for s in self.all_steps() if s != step])) or 'none'
+      raise CheckpointError(
+        f'saving checkpoint step {step} in {self.directory} failed ({_cause(e)}); '
+        f'checkpoints kept: {kept}; {FIX}'
+      ) from e
+
+  def check(self) -> None:
+    """Raises CheckpointError if a background save has failed (cheap: no waiting)."""
+    with self._saving_errors():
+      self.manager.check_for_errors()
+
   def save(self, step: int, state: Any, config: dict) -> None:
     if step in self.manager.all_steps():
       return
-    self.manager.save(
-      step,
-      args=ocp.args.Composite(state=ocp.args.StandardSave(state), config=ocp.args.JsonSave(config)),
-    )
+    with self._saving_errors():
+      self.manager.wait_until_finished()
+      self.manager.check_for_errors()
+      self._saving = step
+      self.manager.save(
+        step,
+        args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), config=ocp.args.JsonSave(config)
+        ),
+      )
 
   def wait(self) -> None:
-    self.manager.wait_until_finished()
+    with self._saving_errors():
+      self.manager.wait_until_finished()
+      self.manager.check_for_errors()
 
   def close(self) -> None:
-    self.manager.wait_until_finished()
-    self.manager.close()
+    """Waits for the last save; raises CheckpointError if it failed."""
+    try:
+      self.wait()
+    finally:
+      self.manager.close()

@@ -19,3 +19,7 @@ class CheckpointError(JaxganError):
 
 class NonFiniteError(JaxganError, FloatingPointError):
   """A loss or the state became NaN or inf; training stopped."""
+
+
+class OutputError(JaxganError, OSError):
+  """Metrics, samples or results could not be written (a full disk, permissions)."""

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from jaxgan import images
+from jaxgan import images, writers
 
 
 class Outputs:
@@ -26,7 +26,8 @@ class Outputs:
     """Writes a uint8 `[H, W, C]` image as `samples/<name>.png` and to TensorBoard."""
     path = os.path.join(self.sample_dir, f'{name}.png')
     if self.is_main:
-      images.save_png(image, path)
+      with writers.output_errors(path):
+        images.save_png(image, path)
     self.writer.image(step, tag, image)
     self.written.append(path)
     return path

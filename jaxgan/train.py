@@ -88,21 +88,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   dp.check_batch_size(config.train.batch_size)
 
   ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
-  ckpt.check_same_experiment(config_dict)
   batches = game.create_batches(
     config, process_index=jax.process_index(), process_count=jax.process_count()
   )
 
   state = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
-  if ckpt.latest_step() is not None:
-    # Restored onto this run's placement: any device count, either mode.
-    state = dp.put_state(ckpt.restore(dp.get_state(state)))
+  # The newest readable checkpoint of the same experiment, restored onto this
+  # run's placement: any device count, either mode.
+  restored = ckpt.restore_newest(dp.get_state(state), config_dict)
+  if restored is not None:
+    state = dp.put_state(restored[0])
   start = int(dp.fetch(state.step, per_device=True))
   if start:
     logging.info('Resumed from %s at step %d.', ckpt.directory, start)
   if is_main:
     os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    path = os.path.join(workdir, 'config.json')
+    with writers.output_errors(path), open(path, 'w') as f:
       json.dump(config_dict, f, indent=2)
 
   writer = writers.MetricWriter(workdir, enabled=is_main)
@@ -121,7 +123,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   )
   pending: list[tuple[int, dict]] = []
   last_log_time, last_log_step, input_wait = time.perf_counter(), start, 0.0
-  last_good = ckpt.latest_step()
+  last_good = restored[1] if restored else None
   iterator = batches.iterate(start)
 
   def flush_metrics(step: int) -> dict[str, float]:
@@ -136,6 +138,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
         f'{e}; stopped. Last good checkpoint: {where}. Lower the learning '
         'rates or add a penalty (config.loss.r1_gamma) and resume.'
       ) from None
+    ckpt.check()  # a background save that failed stops the run here
     now = time.perf_counter()
     elapsed = now - last_log_time
     steps_per_s = (step - last_log_step) / elapsed
@@ -203,6 +206,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           save(step)
         if stop.signal_name:
           save(step)
+          ckpt.close()  # the save is on disk before we say so
           logging.warning(
             '%s received: saved a checkpoint at step %d in %s; run the same command to resume.',
             stop.signal_name,
@@ -212,11 +216,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           return dp.get_state(state)
       if start < num_steps:
         save(num_steps)
+      ckpt.close()  # raises CheckpointError if the last save failed
       outputs.written.clear()
       metrics = evaluate(num_steps, evaluations, final=True)
       if is_main:
         if metrics:
-          with open(os.path.join(workdir, 'results.json'), 'w') as f:
+          path = os.path.join(workdir, 'results.json')
+          with writers.output_errors(path), open(path, 'w') as f:
             json.dump({'step': num_steps, **metrics}, f, indent=2)
         logging.info(
           'Done at step %d. Samples: %s. Checkpoints: %s. TensorBoard: tensorboard --logdir %s',
@@ -226,8 +232,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
           os.path.join(workdir, 'tb'),
         )
       return dp.get_state(state)
+    except BaseException:
+      with contextlib.suppress(Exception):  # the first error is the one to report
+        ckpt.close()
+      raise
     finally:
       progress.close()
       iterator.close()
-      ckpt.close()
       writer.close()

@@ -1,10 +1,33 @@
-"""Metric and image writers: TensorBoard event files (no TensorFlow needed) and JSON lines."""
+"""Metric and image writers: TensorBoard event files (no TensorFlow needed) and JSON lines.
 
+Writes are synchronous, in the caller's thread: a write that fails (a full
+disk, a permission error) raises `OutputError` at once, naming the file,
+instead of killing a background thread and leaving the trainer blocked on it.
+"""
+
+import contextlib
 import json
 import os
+import time
 
 import numpy as np
-from tensorboardX import SummaryWriter
+from tensorboardX import summary as tb_summary
+from tensorboardX.event_file_writer import EventsWriter
+from tensorboardX.proto import event_pb2
+
+from jaxgan.errors import OutputError
+
+
+@contextlib.contextmanager
+def output_errors(path: str):
+  """OSError while writing `path` -> one-line OutputError."""
+  try:
+    yield
+  except OSError as e:
+    raise OutputError(
+      f'cannot write {path}: {e.strerror or e} (free disk space or fix the permissions, '
+      'then run the same command to resume)'
+    ) from e
 
 
 class MetricWriter:
@@ -16,28 +39,46 @@ class MetricWriter:
   def __init__(self, workdir: str, *, enabled: bool = True):
     self.enabled = enabled
     if enabled:
-      os.makedirs(workdir, exist_ok=True)
-      self._tb = SummaryWriter(os.path.join(workdir, 'tb'))
-      self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')  # noqa: SIM115
+      self.tb_dir = os.path.join(workdir, 'tb')
+      self.jsonl_path = os.path.join(workdir, 'metrics.jsonl')
+      with output_errors(self.tb_dir):
+        os.makedirs(self.tb_dir, exist_ok=True)
+        self._tb = EventsWriter(os.path.join(self.tb_dir, 'events'))
+      with output_errors(self.jsonl_path):
+        self._jsonl = open(self.jsonl_path, 'a')  # noqa: SIM115
+
+  def _write(self, step: int, summary) -> None:
+    with output_errors(self.tb_dir):
+      self._tb.write_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
 
   def scalars(self, step: int, values: dict[str, float]) -> None:
     if not self.enabled:
       return
     for name, value in values.items():
-      self._tb.add_scalar(name, value, step)
-    self._jsonl.write(json.dumps({'step': step, **{k: float(v) for k, v in values.items()}}) + '\n')
-    self._jsonl.flush()
+      self._write(step, tb_summary.scalar(name, float(value)))
+    line = json.dumps({'step': step, **{k: float(v) for k, v in values.items()}})
+    with output_errors(self.jsonl_path):
+      self._jsonl.write(line + '\n')
+      self._jsonl.flush()
+    with output_errors(self.tb_dir):
+      self._tb.flush()
 
   def image(self, step: int, name: str, image: np.ndarray) -> None:
     if self.enabled:
-      self._tb.add_image(name, image, step, dataformats='HWC')
+      self._write(step, tb_summary.image(name, image, dataformats='HWC'))
+      with output_errors(self.tb_dir):
+        self._tb.flush()
 
   def flush(self) -> None:
     if self.enabled:
-      self._tb.flush()
-      self._jsonl.flush()
+      with output_errors(self.tb_dir):
+        self._tb.flush()
+      with output_errors(self.jsonl_path):
+        self._jsonl.flush()
 
   def close(self) -> None:
     if self.enabled:
-      self._tb.close()
-      self._jsonl.close()
+      with contextlib.suppress(OSError):  # already reported by the write that failed
+        self._tb.close()
+      with contextlib.suppress(OSError):
+        self._jsonl.close()

@@ -1,0 +1,117 @@
+"""Faults: a save that really fails stops the run; unreadable checkpoints fall back."""
+
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import chex
+import jax
+import pytest
+
+from jaxgan import checkpoint, train
+from jaxgan.errors import CheckpointError
+from jaxgan.games import gan
+from tests.helpers import ROOT, smoke_config
+
+
+def _launch(args):
+  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONUNBUFFERED='1')
+  return subprocess.Popen(
+    [sys.executable, '-m', *args],
+    cwd=ROOT,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+  )
+
+
+def _wait_for(path, proc, timeout=120):
+  deadline = time.time() + timeout
+  while not path.exists():
+    if proc.poll() is not None or time.time() > deadline:
+      proc.kill()
+      pytest.fail(f'{path} never appeared:\n{proc.communicate()[0][-3000:]}')
+    time.sleep(0.05)
+
+
+def test_a_save_that_fails_stops_the_run_with_one_line(tmp_path):
+  """A real write failure (RLIMIT_FSIZE, as a quota would) after the first checkpoint.
+
+  Python ignores SIGXFSZ, so writes past the limit fail with EFBIG in every
+  thread of the trainer, Orbax's background save included. Before the fix the
+  trainer hung; now it must exit 1 within seconds, saying which save failed,
+  with the earlier checkpoint intact and resumable.
+  """
+  workdir = tmp_path / 'w'
+  args = [
+    'jaxgan.experiments.dcgan',
+    '--config=experiments/dcgan/digits.py:smoke',
+    f'--workdir={workdir}',
+    '--config.num_devices=1',
+    '--config.train.num_steps=100000',
+    '--config.train.checkpoint_every=40',
+    '--config.train.log_every=20',
+    '--config.train.sample_every=100000',
+  ]
+  proc = _launch(args)
+  _wait_for(workdir / 'checkpoints' / '40' / 'commit_success.txt', proc)
+  # Metrics lines stay far below this; every checkpoint holds files above it.
+  resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (16_384, 16_384))
+  try:
+    out, _ = proc.communicate(timeout=90)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    pytest.fail(f'the trainer hung after a failed save:\n{proc.communicate()[0][-3000:]}')
+  last = out.strip().splitlines()[-1]
+  assert proc.returncode == 1, out[-3000:]
+  assert last.startswith('error: saving checkpoint step ') and 'File too large' in last, last
+  assert f'in {workdir / "checkpoints"} failed' in last and 'checkpoints kept: 40' in last, last
+  # The earlier checkpoint is intact: the same command resumes from it.
+  resumed = _launch([*args[:-4], '--config.train.num_steps=42'])
+  out, _ = resumed.communicate(timeout=120)
+  assert resumed.returncode == 0 and 'Resumed from' in out and 'at step 40' in out, out[-3000:]
+
+
+def _smoke(num_steps):
+  config = smoke_config()
+  config.train.num_steps = num_steps
+  return config
+
+
+def _restore(workdir, config):
+  ckpt = checkpoint.Checkpointer(str(workdir), create=False)
+  state = ckpt.restore(gan.GAME.create_state(config))
+  ckpt.close()
+  return state
+
+
+def test_unreadable_checkpoints_are_set_aside_and_resume_falls_back(tmp_path, caplog):
+  caplog.set_level('INFO', logger='absl')
+  config = _smoke(6)
+  train.train_and_evaluate(config, str(tmp_path / 'w'))  # checkpoints 3 and 6
+  ckpts = tmp_path / 'w' / 'checkpoints'
+  (ckpts / '6' / 'config' / 'metadata').write_text('{"seed": 0, "trunc')  # a torn write
+  os.makedirs(ckpts / '9.orbax-checkpoint-tmp-1234')  # a save killed mid-way: never a step
+  state = train.train_and_evaluate(config, str(tmp_path / 'w'))
+  assert 'Checkpoint step 6' in caplog.text and 'unreadable' in caplog.text
+  assert 'Resumed from' in caplog.text and 'at step 3.' in caplog.text
+  assert int(state.step) == 6 and sorted(os.listdir(ckpts)) == ['3', '6']
+  assert os.listdir(tmp_path / 'w' / 'checkpoints_unreadable') == ['6']  # kept, not deleted
+  # Resuming from 3 redid steps 4-6 exactly: equal to an uninterrupted run.
+  train.train_and_evaluate(config, str(tmp_path / 'straight'))
+  leaves = lambda name: jax.tree.leaves(_restore(tmp_path / name, config))
+  chex.assert_trees_all_equal(leaves('w'), leaves('straight'))
+
+  # State files truncated (a disk that lost data) count as unreadable too; none left: one line.
+  for step in ('3', '6'):
+    for root, _, files in os.walk(ckpts / step / 'state'):
+      for f in files:
+        if len(f) == 32:  # the ocdbt data files
+          with open(os.path.join(root, f), 'r+b') as handle:
+            handle.truncate(7)
+  with pytest.raises(CheckpointError, match='no readable checkpoint in .*steps 6, 3 moved to'):
+    train.train_and_evaluate(config, str(tmp_path / 'w'))
+  assert sorted(os.listdir(tmp_path / 'w' / 'checkpoints_unreadable')) == ['3', '6', '6.1']
