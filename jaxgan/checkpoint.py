@@ -92,6 +92,15 @@ class Checkpointer:
     )
     return restored['state']
 
+  def newest_config(self) -> dict | None:
+    """The config stored by the newest checkpoint whose config reads (unreadable ones set aside)."""
+    for step in reversed(self.all_steps()):
+      try:
+        return self.stored_config(step)
+      except Exception as e:  # noqa: BLE001 - any unreadable file: fall back, loudly
+        self._set_aside(step, e)
+    return None
+
   def restore_newest(self, target: Any, config: dict | None = None) -> tuple[Any, int] | None:
     """`(state, step)` of the newest readable checkpoint, or None when there is none.
 

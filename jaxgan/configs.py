@@ -8,6 +8,8 @@ checks a config of any game (the trainer calls it at start-up). Sections:
 `seed`, `parallel`.
 """
 
+import math
+
 import ml_collections
 from flax import traverse_util
 
@@ -110,6 +112,66 @@ def finalize(config: ConfigDict, arg: str | None) -> ConfigDict:
   return config
 
 
+def _numbers(section: ConfigDict, prefix: str):
+  """(dotted key, value) of every number in `section`, each entry of a tuple of numbers included."""
+  for key, value in flatten(section.to_dict()).items():
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+      if isinstance(v, int | float) and not isinstance(v, bool):
+        yield f'{prefix}.{key}', v
+
+
+def _range_error(key: str, value, wanted: str) -> errors.ConfigError:
+  return errors.ConfigError(f'config.{key} must be {wanted}; got {value!r}')
+
+
+def check_values(config: ConfigDict) -> None:
+  """Every number in the config within its range, so no bad value reaches JAX or Orbax.
+
+  Rules by section, so a new key is covered without being listed: in `model`
+  every count (width, features, layers, sizes, hidden widths) is >= 1 and a
+  `dropout` is in [0, 1); in `loss` every weight or gamma is >= 0 and
+  `n_critic` >= 1; in `optimizer` learning rates are > 0, betas in [0, 1) and
+  every other number >= 0; in `data` sizes are >= 1; everywhere, numbers are finite.
+  """
+  for key, value in flatten(config.to_dict()).items():
+    if value is None:
+      raise errors.ConfigError(f'config.{key} is None; give it a value (see the config file)')
+  for key, value in _numbers(config, ''):
+    if isinstance(value, float) and not math.isfinite(value):
+      raise _range_error(key.lstrip('.'), value, 'finite')
+  if config.seed < 0:
+    raise _range_error('seed', config.seed, '>= 0')
+  if config.get('num_devices', 0) < 0:
+    raise _range_error('num_devices', config.num_devices, '>= 0 (0: every device)')
+  for key, value in _numbers(config.model, 'model'):
+    if key.endswith('dropout'):
+      if not 0.0 <= value < 1.0:
+        raise _range_error(key, value, 'in [0, 1)')
+    elif value < 1:
+      raise _range_error(key, value, '>= 1')
+  for key, value in _numbers(config.loss, 'loss'):
+    least = 1 if key == 'loss.n_critic' else 0
+    if value < least:
+      raise _range_error(key, value, f'>= {least}')
+  for key, value in _numbers(config.optimizer, 'optimizer'):
+    name = key.rsplit('.', 1)[-1]
+    if name == 'learning_rate' and value <= 0:
+      raise _range_error(key, value, '> 0 (a negative rate climbs the loss)')
+    if name in ('b1', 'b2') and not 0.0 <= value < 1.0:
+      raise _range_error(key, value, 'in [0, 1)')
+    if value < 0:
+      raise _range_error(key, value, '>= 0')
+  for name in ('size', 'load_size', 'channels'):
+    if config.data.get(name, 1) < 1:
+      raise _range_error(f'data.{name}', config.data[name], '>= 1')
+  if 'channels' in config.data and config.data.channels not in (1, 3):
+    raise _range_error('data.channels', config.data.channels, '1 (grey) or 3 (RGB)')
+  for name in ('interpolation_rows', 'interpolation_steps'):
+    if config.eval.get(name, 1) < 1:
+      raise _range_error(f'eval.{name}', config.eval[name], '>= 1')
+
+
 def validate(config: ConfigDict) -> None:
   """Checks values that types alone do not, for every game; raises ConfigError saying what to fix.
 
@@ -119,6 +181,7 @@ def validate(config: ConfigDict) -> None:
   from jaxgan import games
 
   game = games.of(config)
+  check_values(config)
   train = config.train
   for key in (
     'batch_size',

@@ -135,6 +135,32 @@ class DataParallel:
     sharding = data_sharded(self.mesh)
     return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
 
+  def abstract_batch(self, spec: dict[str, tuple[tuple[int, ...], Any]]) -> dict[str, Any]:
+    """This process's batch spec `{key: (shape, dtype)}` -> the step's batch argument, abstract."""
+    out = {}
+    for key, (shape, dtype) in spec.items():
+      if self.mode == 'pmap':
+        out[key] = jax.ShapeDtypeStruct((self.size, shape[0] // self.size, *shape[1:]), dtype)
+      else:
+        shape = (shape[0] * jax.process_count(), *shape[1:])
+        out[key] = jax.ShapeDtypeStruct(shape, dtype, sharding=data_sharded(self.mesh))
+    return out
+
+  def compile_ahead(self, step: Callable, state: Any, batch: dict[str, Any]) -> tuple[Any, int]:
+    """`(executable, bytes)`: `self.compile`'s step compiled now for these shapes, and the
+    memory one device needs to run it (arguments + outputs + temporaries - donated)."""
+    compiled = step.lower(state, batch).compile()
+    stats = compiled.memory_analysis()
+    if stats is None:
+      return compiled, 0
+    need = (
+      stats.argument_size_in_bytes
+      + stats.output_size_in_bytes
+      + stats.temp_size_in_bytes
+      - stats.alias_size_in_bytes
+    )
+    return compiled, int(need)
+
   def compile(self, step_fn: Callable) -> Callable:
     """`step_fn(state, batch, *, axis_name=None)` compiled for this mode; state donated."""
     if self.mode == 'pmap':

@@ -24,7 +24,7 @@ from tqdm import auto as tqdm
 
 from jaxgan import checkpoint, configs, evaluators, games, parallel, writers
 from jaxgan import state as state_lib
-from jaxgan.errors import NonFiniteError
+from jaxgan.errors import ConfigError, NonFiniteError
 
 
 def _all_finite(tree: Any) -> jax.Array:
@@ -68,6 +68,60 @@ def _mean_metrics(pending: list[tuple[int, dict]], dp: parallel.DataParallel) ->
   return {k: float(np.mean([v[k] for v in host])) for k in host[0]}
 
 
+def device_memory() -> int:
+  """Bytes of memory of one local device: its allocator's limit, or the host's RAM on CPU."""
+  stats = jax.local_devices()[0].memory_stats() or {}
+  if 'bytes_limit' in stats:
+    return int(stats['bytes_limit'])
+  return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+
+
+def check_fits(game: games.Game, config: ml_collections.ConfigDict) -> None:
+  """Refuses a config whose game state alone exceeds a device's memory, before it is allocated.
+
+  The size comes from `jax.eval_shape` (nothing is allocated); the compiled
+  step's own figure (`check_step_fits`) covers batches and activations.
+  """
+  shapes = jax.eval_shape(lambda: game.create_state(config))
+  state = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+  memory = device_memory()
+  if state > memory:
+    raise ConfigError(
+      f'the game state of this config takes {state / 2**30:.1f} GiB (parameters, optimizer '
+      f'states, EMA); a device here has {memory / 2**30:.1f} GiB: lower config.model sizes'
+    )
+
+
+def check_step_fits(need: int, dp: parallel.DataParallel) -> None:
+  """Refuses a step whose compiled memory (XLA's own figure) exceeds a device's, before it runs."""
+  memory = device_memory()
+  on_host = dp.devices[0].platform == 'cpu'
+  total = need * (len(jax.local_devices()) if on_host else 1)  # CPU devices share the host RAM
+  if total > memory:
+    raise ConfigError(
+      f'the compiled train step needs {total / 2**30:.1f} GiB (XLA memory analysis: batch, '
+      f'state, activations); a device here has {memory / 2**30:.1f} GiB: lower '
+      'config.train.batch_size or config.model sizes'
+    )
+
+
+def start_checks(config: ml_collections.ConfigDict) -> tuple[games.Game, parallel.DataParallel]:
+  """The checks of a run's start, before any data is read or array allocated.
+
+  Every value of the config in range (`configs.validate`), the batch divides
+  over the devices, and the game state fits in a device's memory.
+
+  Raises:
+    ConfigError: saying what to change.
+  """
+  game = games.of(config)
+  configs.validate(config)
+  dp = parallel.DataParallel(config.parallel, config.num_devices)
+  dp.check_batch_size(config.train.batch_size)
+  check_fits(game, config)
+  return game, dp
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state_lib.GANState:
   """Trains `config` in `workdir`, resuming from its newest checkpoint.
 
@@ -79,15 +133,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     NonFiniteError: a loss became NaN/inf; the last good checkpoint is kept.
   """
   parallel.initialize_distributed(config.distributed)
-  game = games.of(config)
-  configs.validate(config)
+  game, dp = start_checks(config)
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
   config_dict = config.to_dict()
-  dp = parallel.DataParallel(config.parallel, config.num_devices)
-  dp.check_batch_size(config.train.batch_size)
 
   ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
+  stored = ckpt.newest_config()  # before any work: a workdir of another experiment is refused
+  if stored is not None:
+    ckpt.check_same_experiment(config_dict, stored)
   batches = game.create_batches(
     config, process_index=jax.process_index(), process_count=jax.process_count()
   )
@@ -110,7 +164,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   writer = writers.MetricWriter(workdir, enabled=is_main)
   outputs = evaluators.Outputs(workdir, writer, dp, is_main=is_main)
   evaluations = game.create_evaluators(config, outputs)
-  train_step = dp.compile(game.step_fn(config))
+  t0 = time.perf_counter()
+  train_step, need = dp.compile_ahead(
+    dp.compile(game.step_fn(config)), state, dp.abstract_batch(batches.spec())
+  )
+  check_step_fits(need, dp)
+  logging.info('Compiled the train step in %.1f s.', time.perf_counter() - t0)
   all_finite = jax.jit(_all_finite)
 
   num_steps = config.train.num_steps
@@ -194,8 +253,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
         pending.append((step, metrics))
         progress.update(1)
         if step == start + 1:
-          jax.block_until_ready(metrics)  # the first step includes compilation
-          logging.info('First step (compilation included) took %.1f s.', time.perf_counter() - t0)
+          jax.block_until_ready(metrics)  # warm-up: the first step's time is not a rate
+          logging.info('First step took %.1f s.', time.perf_counter() - t0)
           last_log_time, last_log_step, pending = time.perf_counter(), step, []
         if step % config.train.log_every == 0:
           flush_metrics(step)

@@ -7,13 +7,15 @@ import sys
 import time
 
 import chex
+import hypothesis
 import jax
 import pytest
+from hypothesis import strategies as st
 
-from jaxgan import checkpoint, train
-from jaxgan.errors import CheckpointError
+from jaxgan import checkpoint, configs, train
+from jaxgan.errors import CheckpointError, JaxganError
 from jaxgan.games import gan
-from tests.helpers import ROOT, smoke_config
+from tests.helpers import ROOT, load_config, smoke_config
 
 
 def _launch(args):
@@ -53,7 +55,7 @@ def test_a_save_that_fails_stops_the_run_with_one_line(tmp_path):
     '--config.num_devices=1',
     '--config.train.num_steps=100000',
     '--config.train.checkpoint_every=40',
-    '--config.train.log_every=20',
+    '--config.train.log_every=1000',  # metrics are written only at the saves
     '--config.train.sample_every=100000',
   ]
   proc = _launch(args)
@@ -65,10 +67,12 @@ def test_a_save_that_fails_stops_the_run_with_one_line(tmp_path):
   except subprocess.TimeoutExpired:
     proc.kill()
     pytest.fail(f'the trainer hung after a failed save:\n{proc.communicate()[0][-3000:]}')
-  last = out.strip().splitlines()[-1]
   assert proc.returncode == 1, out[-3000:]
-  assert last.startswith('error: saving checkpoint step ') and 'File too large' in last, last
-  assert f'in {workdir / "checkpoints"} failed' in last and 'checkpoints kept: 40' in last, last
+  lines = [line for line in out.splitlines() if line.startswith('error: ')]
+  assert len(lines) == 1, out[-3000:]
+  (line,) = lines
+  assert line.startswith('error: saving checkpoint step ') and 'File too large' in line, line
+  assert f'in {workdir / "checkpoints"} failed' in line and 'checkpoints kept: 40' in line, line
   # The earlier checkpoint is intact: the same command resumes from it.
   resumed = _launch([*args[:-4], '--config.train.num_steps=42'])
   out, _ = resumed.communicate(timeout=120)
@@ -115,3 +119,100 @@ def test_unreadable_checkpoints_are_set_aside_and_resume_falls_back(tmp_path, ca
   with pytest.raises(CheckpointError, match='no readable checkpoint in .*steps 6, 3 moved to'):
     train.train_and_evaluate(config, str(tmp_path / 'w'))
   assert sorted(os.listdir(tmp_path / 'w' / 'checkpoints_unreadable')) == ['3', '6', '6.1']
+
+
+# --- every bad value refused up front -------------------------------------------------------
+
+_FUZZED = (
+  'experiments/dcgan/digits.py',
+  'experiments/toy2d/grid.py',
+  'experiments/cyclegan/digits.py',
+  'experiments/pix2pix/digits.py',
+)
+_INTS = st.sampled_from([0, -1, 1, 2, 3, 7, 10**6, 2**40])
+_FLOATS = st.sampled_from([0.0, -1.0, 0.5, 1.0, 1.5, 1e30, float('nan'), float('inf')])
+_WRONG = st.sampled_from(['x', None, (1, 2), True])
+
+
+def _numeric_keys(config):
+  flat = configs.flatten(config.to_dict())
+  return sorted(
+    k for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
+  )
+
+
+def _set(config, key, value):
+  *path, name = key.split('.')
+  node = config
+  for part in path:
+    node = node[part]
+  node[name] = value  # ml_collections refuses wrong types and unknown keys, as the CLI does
+
+
+@st.composite
+def _overrides(draw):
+  path = draw(st.sampled_from(_FUZZED))
+  keys = _numeric_keys(load_config(path, 'smoke'))
+  chosen = draw(st.lists(st.sampled_from([*keys, 'model.no_such_key']), min_size=1, max_size=3))
+  values = [draw(st.one_of(_INTS, _FLOATS, _WRONG)) for _ in chosen]
+  return path, list(zip(chosen, values, strict=True))
+
+
+@hypothesis.settings(
+  max_examples=40,
+  deadline=60_000,
+  derandomize=True,
+  database=None,
+  suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+@hypothesis.given(_overrides())
+def test_any_override_set_starts_cleanly_or_fails_in_one_line(drawn):
+  """Zeros, negatives, huge values, NaN, wrong types, unknown keys: a clean start or one line.
+
+  A clean start here is what a run does before its first step, abstractly:
+  the start-up checks, the data source opened and read, the state's and the
+  step's shapes traced by `jax.eval_shape` (nothing compiled or allocated).
+  """
+  path, overrides = drawn
+  config = load_config(path, 'smoke')
+  for key, value in overrides:
+    try:
+      _set(config, key, value)
+    except (AttributeError, KeyError, TypeError, ValueError):
+      continue  # the CLI's flag parser gives these one line (tests/test_configs.py)
+  started = time.perf_counter()
+  try:
+    game, dp = train.start_checks(config)
+    batches = game.create_batches(config)
+    batches.batch(0)
+    state = jax.eval_shape(lambda: game.create_state(config, axis_name=dp.axis_name))
+    batch = {k: jax.ShapeDtypeStruct(*v) for k, v in batches.spec().items()}
+    jax.eval_shape(game.step_fn(config), state, batch)
+    hypothesis.event('clean start')
+  except JaxganError as e:
+    hypothesis.event(type(e).__name__)
+    message = str(e)
+    assert message and '\n' not in message, (overrides, message)
+  assert time.perf_counter() - started < 30, overrides
+
+
+@pytest.mark.parametrize(
+  'override,message',
+  [
+    ('--config.model.latent_dim=0', 'config.model.latent_dim must be >= 1; got 0'),
+    ('--config.optimizer.g.learning_rate=-1', 'learning_rate must be > 0'),
+  ],
+)
+def test_the_reported_values_are_one_line_errors_from_the_cli(tmp_path, override, message):
+  proc = _launch(
+    [
+      'jaxgan.experiments.dcgan',
+      '--config=experiments/dcgan/digits.py:smoke',
+      f'--workdir={tmp_path}',
+      override,
+    ]
+  )
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 1 and out.strip().splitlines()[-1].startswith('error: '), out[-2000:]
+  assert message in out.strip().splitlines()[-1]
+  assert not (tmp_path / 'checkpoints').exists() or not os.listdir(tmp_path / 'checkpoints')

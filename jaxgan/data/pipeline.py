@@ -59,6 +59,10 @@ class BatchSource:
   def batch(self, step: int) -> Batch:
     return self.dataset[step]
 
+  def spec(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """`{key: (shape, dtype)}` of this process's batches, read from one record, not a batch."""
+    raise NotImplementedError
+
   def local_slice(self, records: grain.MapDataset) -> grain.MapDataset:
     """Endless records -> element `step`: this process's `local_batch` records of batch `step`."""
     return records.batch(self.local_batch)[self.process_index :: self.process_count]
@@ -118,6 +122,11 @@ class RecordBatches(BatchSource):
       records = records.random_map(augment, seed=seed)
     self.dataset = self.local_slice(records)
     self._indices = self.local_slice(self.order)
+    self._records = records
+
+  def spec(self):
+    record = self._records[0]
+    return {k: ((self.local_batch, *np.shape(v)), np.asarray(v).dtype) for k, v in record.items()}
 
   def indices(self, step: int) -> np.ndarray:
     """The record indices of this process's slice of batch `step`."""
@@ -133,9 +142,13 @@ class MixtureBatches(BatchSource):
     self.seed = seed
     self.dataset = grain.MapDataset.range(ENDLESS).map(self._draw)
 
-  def _draw(self, step: int) -> Batch:
+  def _draw(self, step: int, n: int | None = None) -> Batch:
     rng = np.random.default_rng([self.seed, step, self.process_index])
-    return {'image': toy2d.sample(self.mixture, rng, self.local_batch)}
+    return {'image': toy2d.sample(self.mixture, rng, n or self.local_batch)}
+
+  def spec(self):
+    x = self._draw(0, n=1)['image']
+    return {'image': ((self.local_batch, *x.shape[1:]), x.dtype)}
 
 
 RECORD_SOURCES = {
@@ -230,6 +243,9 @@ class UnpairedBatches(BatchSource):
     self.b = RecordBatches(source_b, seed=seed + 1, augment=jitter, **kw)  # independent orders
     both = grain.experimental.ZipMapDataset(parents=[self.a.dataset, self.b.dataset])
     self.dataset = both.map(lambda ab: {'a': ab[0]['image'], 'b': ab[1]['image']})
+
+  def spec(self):
+    return {'a': self.a.spec()['image'], 'b': self.b.spec()['image']}
 
 
 class PairedBatches(RecordBatches):

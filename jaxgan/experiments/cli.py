@@ -58,6 +58,8 @@ def run_or_exit(fn: Callable[[], object]) -> None:
   try:
     fn()
   except JaxganError as e:
+    # Futures of a failed background write are reported again when collected: noise by now.
+    std_logging.getLogger('asyncio').setLevel(std_logging.CRITICAL)
     sys.exit(f'error: {e}')
 
 
