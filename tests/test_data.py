@@ -139,7 +139,7 @@ def test_folder_errors(tmp_path):
     sources.folder_source(str(tmp_path / 'empty'), 16, 3)
   _write_images(tmp_path / 'bad', 2)
   (tmp_path / 'bad' / 'broken.png').write_bytes(b'not a png at all')
-  with pytest.raises(DataError, match="cannot read image '.*broken.png'"):
+  with pytest.raises(DataError, match="cannot read image '.*broken.png'.*skip_bad_files=True"):
     sources.folder_source(str(tmp_path / 'bad'), 16, 3)
   _write_images(tmp_path / 'few', 3)
   config = smoke_config()
@@ -248,3 +248,47 @@ def test_worker_processes_give_the_same_batches():
   it = workers.iterate(3)
   for step in range(3, 6):
     np.testing.assert_array_equal(next(it)['image'], threads.batch(step)['image'])
+
+
+def test_skip_bad_files_leaves_out_unreadable_and_truncated_images(tmp_path, caplog):
+  _write_images(tmp_path / 'mixed', 3, (20, 20), 'RGB', 'jpg')
+  (tmp_path / 'mixed' / 'notes.png').write_bytes(b'not an image')  # fails the header check
+  noise = np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8)
+  Image.fromarray(noise).save(tmp_path / 'whole.jpg')
+  whole = (tmp_path / 'whole.jpg').read_bytes()
+  (tmp_path / 'mixed' / 'torn.jpg').write_bytes(whole[: len(whole) // 2])  # fails to decode
+  with pytest.raises(DataError, match='notes.png'):
+    sources.folder_source(str(tmp_path / 'mixed'), 16, 3)
+  source = sources.folder_source(str(tmp_path / 'mixed'), 16, 3, skip_bad=True)
+  assert 'Skipped 1 unreadable image file(s) of 5' in caplog.text
+  assert source.num_records == 4  # the torn JPEG's header reads: it fails only when decoded
+  records = source.take(range(4))['image']
+  assert records.shape == (4, 16, 16, 3) and 'torn.jpg' in caplog.text
+  np.testing.assert_array_equal(records, source.take(range(4))['image'])  # same substitute
+  (tmp_path / 'mixed' / 'notes.png').unlink()  # without skipping, the torn file fails when read
+  with pytest.raises(DataError, match='torn.jpg.*truncated'):
+    sources.folder_source(str(tmp_path / 'mixed'), 16, 3).take(range(4))
+  (tmp_path / 'none').mkdir()
+  (tmp_path / 'none' / 'a.png').write_bytes(b'no')
+  with pytest.raises(DataError, match='none of the 1 image files is readable'):
+    sources.folder_source(str(tmp_path / 'none'), 16, 3, skip_bad=True)
+
+
+def test_mixed_sizes_and_modes_are_converted(tmp_path):
+  """Grey, grey+alpha, RGBA, palette, 1-bit, CMYK and 16-bit images of any size, as documented."""
+  rng = np.random.default_rng(0)
+  rgb = Image.fromarray(rng.integers(0, 255, (30, 50, 3), dtype=np.uint8))
+  folder = tmp_path / 'modes'
+  folder.mkdir()
+  rgb.convert('L').save(folder / 'grey.png')
+  rgb.convert('LA').resize((17, 40)).save(folder / 'grey_alpha.png')
+  rgb.convert('RGBA').resize((64, 64)).save(folder / 'rgba.png')
+  rgb.convert('P').save(folder / 'palette.gif')
+  rgb.convert('1').save(folder / 'bits.bmp')
+  rgb.convert('CMYK').save(folder / 'cmyk.jpg')
+  Image.fromarray(rng.integers(0, 65535, (20, 20), dtype=np.uint16)).save(folder / 'deep.png')
+  for channels in (1, 3):
+    x = sources.folder_source(str(folder), 16, channels).take(range(7))['image']
+    assert x.shape == (7, 16, 16, channels) and x.dtype == np.float32
+    assert np.isfinite(x).all() and x.min() >= -1.0 and x.max() <= 1.0
+    assert len({float(im.std()) for im in x}) == 7  # each image converted, none blank-copied

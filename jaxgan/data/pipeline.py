@@ -162,7 +162,9 @@ RECORD_SOURCES = {
     label_key=data.get('label_key', 'label'),
     data_dir=data.data_dir,
   ),
-  'folder': lambda data: sources.folder_source(data.path, data.size, data.channels),
+  'folder': lambda data: sources.folder_source(
+    data.path, data.size, data.channels, skip_bad=data.get('skip_bad_files', False)
+  ),
 }
 
 

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+from absl import logging
 from PIL import Image, UnidentifiedImageError
 
 from jaxgan.errors import DataError
@@ -270,14 +271,56 @@ def open_image(path: str) -> Image.Image:
   return image
 
 
-def check_images(files: Sequence[str]) -> None:
-  """Reads every image header, so a bad file fails now, naming itself, not mid-training."""
+def check_images(files: Sequence[str], *, skip_bad: bool = False) -> list[str]:
+  """The files whose image header reads, so a bad file fails now, naming itself, not mid-training.
+
+  With `skip_bad` (config.data.skip_bad_files) unreadable files are left out
+  and counted in the log instead.
+  """
+  good, bad = [], []
   for f in files:
     try:
       with Image.open(f) as im:
         im.verify()
+      good.append(f)
     except (UnidentifiedImageError, OSError) as e:
-      raise DataError(f'cannot read image {f!r}: {e} (remove or replace the file)') from e
+      if not skip_bad:
+        raise DataError(
+          f'cannot read image {f!r}: {e} (remove or replace the file, or set '
+          'config.data.skip_bad_files=True)'
+        ) from e
+      bad.append((f, e))
+  if bad:
+    logging.warning(
+      'Skipped %d unreadable image file(s) of %d (config.data.skip_bad_files); first: %s: %s',
+      len(bad),
+      len(files),
+      *bad[0],
+    )
+  if not good:
+    raise DataError(f'none of the {len(files)} image files is readable (first: {bad[0][0]!r})')
+  return good
+
+
+def _reader(files: Sequence[str], load: Callable[[str], Record], skip_bad: bool):
+  """`read(i)` of `load(files[i])`; with `skip_bad`, a file that fails to decode mid-run
+  (a truncated JPEG passes the header check) is replaced by the next one that reads."""
+  failed: set[str] = set()
+
+  def read(i: int) -> Record:
+    for k in range(len(files)):
+      f = files[(i + k) % len(files)]
+      try:
+        return load(f)
+      except DataError as e:
+        if not skip_bad:
+          raise
+        if f not in failed:
+          failed.add(f)
+          logging.warning('Skipping %s (config.data.skip_bad_files): %s', f, e)
+    raise DataError(f'none of the {len(files)} image files decodes')
+
+  return read
 
 
 def folder_classes(path: str, files: Sequence[str]) -> tuple[list[str], np.ndarray] | None:
@@ -297,14 +340,15 @@ def folder_classes(path: str, files: Sequence[str]) -> tuple[list[str], np.ndarr
   return names, np.array([index[parts[0]] for parts in tops], np.int32)
 
 
-def folder_source(path: str, size: int, channels: int) -> Source:
+def folder_source(path: str, size: int, channels: int, *, skip_bad: bool = False) -> Source:
   """Every image under `path`; headers are checked up front so bad files fail early.
 
   A folder of class sub-folders (`folder_classes`) gives labelled records.
+  `skip_bad` leaves unreadable files out (see `check_images`).
   """
-  files = list_images(path)
-  check_images(files)
-  read = lambda i: {'image': to_unit_range(prepare_image(open_image(files[i]), size, channels))}
+  files = check_images(list_images(path), skip_bad=skip_bad)
+  load = lambda f: {'image': to_unit_range(prepare_image(open_image(f), size, channels))}
+  read = _reader(files, load, skip_bad)
   classes = folder_classes(path, files)
   description = f'folder {path} ({len(files)} images'
   if classes is None:
@@ -350,7 +394,9 @@ def digits_unpaired(size: int, num_test: int = 197) -> dict[str, np.ndarray]:
   }
 
 
-def unpaired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
+def unpaired_folders(
+  path: str, size: int, channels: int, *, skip_bad: bool = False
+) -> dict[str, Source]:
   """`path/trainA`, `path/trainB` (required) and `path/testA`, `path/testB` (if present)."""
   if not os.path.isdir(path):
     raise DataError(f'CycleGAN folder {path!r} does not exist or is not a folder')
@@ -364,11 +410,13 @@ def unpaired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
           'trainB/ and optionally testA/, testB/)'
         )
       continue
-    out[split] = folder_source(sub, size, channels)
+    out[split] = folder_source(sub, size, channels, skip_bad=skip_bad)
   return out
 
 
-def paired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
+def paired_folders(
+  path: str, size: int, channels: int, *, skip_bad: bool = False
+) -> dict[str, Source]:
   """pix2pix's aligned layout: `path/train/` (and `test/` or `val/`) of A|B side-by-side images.
 
   Records are `{'a', 'b'}`, each side resized and centre-cropped on its own.
@@ -385,11 +433,9 @@ def paired_folders(path: str, size: int, channels: int) -> dict[str, Source]:
   for split in ('train', 'test', 'val'):
     folder = os.path.join(path, split)
     if os.path.isdir(folder) and not (split == 'val' and 'test' in out):
-      listed = list_images(folder)
-      check_images(listed)
-      read = lambda i, files=listed: _pair(
-        split_side_by_side(open_image(files[i]), repr(files[i])), size, channels
-      )
+      listed = check_images(list_images(folder), skip_bad=skip_bad)
+      load = lambda f: _pair(split_side_by_side(open_image(f), repr(f)), size, channels)
+      read = _reader(listed, load, skip_bad)
       out['test' if split == 'val' else split] = Source(
         len(listed), read, f'pix2pix {folder} ({len(listed)} pairs)'
       )

@@ -33,6 +33,7 @@ def base_config(game: str) -> ConfigDict:
   config.data.name = ''  # TFDS name
   config.data.data_dir = ''
   config.data.path = ''
+  config.data.skip_bad_files = False  # True: leave unreadable images out (counted in the log)
   config.data.size = size  # the random crop
   config.data.load_size = 286  # images are resized to this first (the reference's jitter)
   config.data.channels = 3

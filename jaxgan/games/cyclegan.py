@@ -224,7 +224,9 @@ def _sources(data) -> dict[str, sources.Source]:
       'testB': sources.array_source({'image': arrays['test_b_true']}, 'held-out digits B'),
     }
   if data.source == 'folder':
-    return sources.unpaired_folders(data.path, data.load_size, data.channels)
+    return sources.unpaired_folders(
+      data.path, data.load_size, data.channels, skip_bad=data.skip_bad_files
+    )
   if data.source == 'tfds':
     out = {}
     for split in ('trainA', 'trainB', 'testA', 'testB'):

@@ -45,6 +45,7 @@ def dcgan_config() -> ConfigDict:
   config.data.split = 'train'
   config.data.data_dir = ''  # TFDS data_dir ('' : TFDS default)
   config.data.path = ''  # image folder
+  config.data.skip_bad_files = False  # True: leave unreadable images out (counted in the log)
   config.data.image_key = 'image'
   config.data.label_key = 'label'  # a TFDS ClassLabel feature, if the dataset has it ('': none)
   config.data.size = size

@@ -152,7 +152,9 @@ def _stored_pairs(data) -> dict[str, sources.Source]:
       'test': sources.array_source(pair(arrays['test_a']), 'held-out paired digits'),
     }
   if data.source == 'folder':
-    return sources.paired_folders(data.path, data.load_size, data.channels)
+    return sources.paired_folders(
+      data.path, data.load_size, data.channels, skip_bad=data.skip_bad_files
+    )
   if data.source == 'tfds':
     splits = {'train': data.train_split, 'test': data.test_split}
     return {
