@@ -1,7 +1,10 @@
 """Faults: a save that really fails stops the run; unreadable checkpoints fall back."""
 
+import json
 import os
+import re
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -9,6 +12,7 @@ import time
 import chex
 import hypothesis
 import jax
+import numpy as np
 import pytest
 from hypothesis import strategies as st
 
@@ -73,10 +77,12 @@ def test_a_save_that_fails_stops_the_run_with_one_line(tmp_path):
   (line,) = lines
   assert line.startswith('error: saving checkpoint step ') and 'File too large' in line, line
   assert f'in {workdir / "checkpoints"} failed' in line and 'checkpoints kept: 40' in line, line
-  # The earlier checkpoint is intact: the same command resumes from it.
-  resumed = _launch([*args[:-4], '--config.train.num_steps=42'])
-  out, _ = resumed.communicate(timeout=120)
-  assert resumed.returncode == 0 and 'Resumed from' in out and 'at step 40' in out, out[-3000:]
+  # The earlier checkpoint is intact and restores; the failed one is no step.
+  assert _committed(workdir) == [40]
+  config = smoke_config()
+  state = _restore(workdir, config)
+  assert int(state.step) == 40
+  chex.assert_tree_all_finite(state.g.params)
 
 
 def _smoke(num_steps):
@@ -216,3 +222,83 @@ def test_the_reported_values_are_one_line_errors_from_the_cli(tmp_path, override
   assert proc.returncode == 1 and out.strip().splitlines()[-1].startswith('error: '), out[-2000:]
   assert message in out.strip().splitlines()[-1]
   assert not (tmp_path / 'checkpoints').exists() or not os.listdir(tmp_path / 'checkpoints')
+
+
+def _last_logged_step(workdir):
+  path = workdir / 'metrics.jsonl'
+  if not path.exists():
+    return 0
+  lines = [line for line in path.read_text().splitlines() if line.strip()]
+  return json.loads(lines[-1])['step'] if lines else 0
+
+
+def _committed(workdir):
+  """The checkpoint steps whose save finished (Orbax renames a save's temporary directory)."""
+  folder = workdir / 'checkpoints'
+  return sorted(int(n) for n in os.listdir(folder) if n.isdigit()) if folder.exists() else []
+
+
+def test_kill_9_repeatedly_then_finish_equals_an_uninterrupted_run(tmp_path):
+  """SIGKILL three times (once while a save is being written, where it can be caught),
+  each after a checkpoint exists: each restart resumes from the newest finished save,
+  which is at most one save interval behind (a save waits for the one before), and
+  the finished run is bit-identical to one never interrupted."""
+  every, num_steps = 40, 400
+  overrides = [
+    '--config=experiments/dcgan/digits.py:smoke',
+    '--config.num_devices=1',
+    f'--config.train.num_steps={num_steps}',
+    f'--config.train.checkpoint_every={every}',
+    '--config.train.log_every=5',
+    '--config.train.sample_every=100000',
+  ]
+  workdir = tmp_path / 'killed'
+  rng, last, kills, expected = np.random.default_rng(0), 0, 0, None
+  while kills < 3:
+    proc = _launch(['jaxgan.experiments.dcgan', *overrides, f'--workdir={workdir}'])
+    if expected is not None:  # this launch resumes the run killed before it
+      out = _wait_for_line(proc, 'Resumed from')
+      last = int(re.search(r'at step (\d+)', out).group(1))
+      assert last == expected[1] and last >= (expected[0] // every - 1) * every, (expected, last)
+    deadline = time.time() + 120
+    while not _committed(workdir) or _committed(workdir)[-1] <= last:  # a new finished save
+      assert proc.poll() is None and time.time() < deadline, proc.communicate()[0][-3000:]
+      time.sleep(0.01)
+    if kills == 0:  # during a save: as soon as Orbax's temporary directory appears
+      while proc.poll() is None and time.time() < deadline:
+        if any('orbax-checkpoint-tmp' in n for n in os.listdir(workdir / 'checkpoints')):
+          break
+        time.sleep(0.001)
+    else:
+      time.sleep(rng.uniform(0.0, 1.0))
+    if proc.poll() is not None:
+      break  # finished before the kill: nothing left to interrupt
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    kills += 1
+    expected = (_last_logged_step(workdir), _committed(workdir)[-1])  # (seen, newest finished)
+  assert kills == 3
+  finish = _launch(['jaxgan.experiments.dcgan', *overrides, f'--workdir={workdir}'])
+  out, _ = finish.communicate(timeout=300)
+  assert finish.returncode == 0 and f'at step {expected[1]}.' in out, out[-3000:]
+  config = smoke_config()
+  config.num_devices = 1
+  config.train.num_steps, config.train.checkpoint_every = num_steps, every
+  config.train.log_every, config.train.sample_every = 5, 100000
+  train.train_and_evaluate(config, str(tmp_path / 'straight'))
+  leaves = lambda name: jax.tree.leaves(_restore(tmp_path / name, config))
+  chex.assert_trees_all_equal(leaves('killed'), leaves('straight'))
+
+
+def _wait_for_line(proc, text, timeout=120):
+  """Reads `proc`'s output until a line holds `text`; returns what was read."""
+  out, deadline = '', time.time() + timeout
+  while time.time() < deadline:
+    line = proc.stdout.readline()
+    if not line:
+      break
+    out += line
+    if text in line:
+      return out
+  proc.kill()
+  pytest.fail(f'no line with {text!r}:\n{out[:3000]}')

@@ -58,3 +58,29 @@ def test_import_jaxgan_moves_convolutions_off_ynnpack(opt_out, ynn):
   out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True)
   assert out.returncode == 0, out.stderr[-500:]
   assert out.stdout.split() == ['True', str(ynn)]
+
+
+@pytest.mark.parametrize(
+  'env,expected',
+  [
+    ({}, '{home}/.cache/jaxgan/xla'),
+    ({'XDG_CACHE_HOME': '{home}/xdg'}, '{home}/xdg/jaxgan/xla'),
+    ({'JAXGAN_COMPILATION_CACHE': '{home}/mine'}, '{home}/mine'),
+    ({'JAXGAN_COMPILATION_CACHE': '0'}, 'None'),
+    ({'JAX_COMPILATION_CACHE_DIR': '{home}/jax'}, '{home}/jax'),
+  ],
+)
+def test_compilation_cache_is_on_by_default_and_can_be_moved_or_turned_off(tmp_path, env, expected):
+  home = str(tmp_path)
+  environ = {k: v for k, v in os.environ.items() if 'COMPILATION_CACHE' not in k}
+  environ.update({k: v.format(home=home) for k, v in env.items()}, HOME=home)
+  if 'XDG_CACHE_HOME' not in env:
+    environ.pop('XDG_CACHE_HOME', None)
+  out = subprocess.run(
+    [sys.executable, '-c', 'import jaxgan, jax; print(jax.config.jax_compilation_cache_dir)'],
+    env=environ,
+    capture_output=True,
+    text=True,
+    check=True,
+  ).stdout.strip()
+  assert out == expected.format(home=home)
