@@ -302,3 +302,14 @@ def _wait_for_line(proc, text, timeout=120):
       return out
   proc.kill()
   pytest.fail(f'no line with {text!r}:\n{out[:3000]}')
+
+
+def test_the_soak_tool_samples_a_real_run(tmp_path, capsys):
+  from jaxgan import soak
+
+  argv = ['--config=experiments/dcgan/digits.py:smoke', '--steps=6', '--every=3', '--interval=0.05']
+  assert soak.main([*argv, f'--workdir={tmp_path}', f'--json={tmp_path / "soak.json"}']) == 0
+  out = capsys.readouterr().out
+  assert '6 steps in' in out and 'RSS (MiB)' in out
+  samples = json.loads((tmp_path / 'soak.json').read_text())['samples']
+  assert samples and all(s['rss_mib'] > 10 and s['fds'] > 2 and s['threads'] >= 1 for s in samples)
