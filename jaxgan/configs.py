@@ -25,6 +25,8 @@ RESUMABLE_KEYS = (
   'train.checkpoint_every',
   'train.keep_checkpoints',
   'train.progress',
+  'train.on_nan',
+  'train.max_rollbacks',
   'data.num_threads',
   'data.prefetch',
   'data.workers',
@@ -68,6 +70,13 @@ def base() -> ConfigDict:
   config.train.ema_decay = 0.999
   config.train.progress = True
   config.train.half_precision = False  # bf16 compute, fp32 params and optimizer state
+  # On a NaN/inf: 'stop' (naming the last good checkpoint), or 'rollback': restore the
+  # last good checkpoint, multiply both learning rates by rollback_lr_factor, go on;
+  # at most max_rollbacks times. `rollbacks` counts them (the trainer sets it).
+  config.train.on_nan = 'stop'
+  config.train.rollback_lr_factor = 0.5
+  config.train.max_rollbacks = 3
+  config.train.rollbacks = 0
 
   config.eval = ConfigDict()
   config.eval.every = 0  # steps between the game's metrics; 0: with the sample grids
@@ -199,6 +208,15 @@ def validate(config: ConfigDict) -> None:
       f'config.train.batch_size={train.batch_size} must divide into '
       f'config.loss.n_critic={n_critic} D batches'
     )
+  if train.on_nan not in ('stop', 'rollback'):
+    raise errors.ConfigError(
+      f"config.train.on_nan must be 'stop' or 'rollback'; got {train.on_nan!r}"
+    )
+  if not 0.0 < train.rollback_lr_factor < 1.0:
+    raise _range_error('train.rollback_lr_factor', train.rollback_lr_factor, 'in (0, 1)')
+  for key in ('max_rollbacks', 'rollbacks'):
+    if train[key] < 0:
+      raise _range_error(f'train.{key}', train[key], '>= 0')
   if train.use_ema and not 0.0 <= train.ema_decay < 1.0:
     raise errors.ConfigError(f'config.train.ema_decay must be in [0, 1); got {train.ema_decay}')
   if config.eval.every < 0:
@@ -220,6 +238,30 @@ def validate(config: ConfigDict) -> None:
       f'use {" or ".join(repr(m) for m in game.parallel_modes)}'
     )
   game.validate(config)
+
+
+def lowered(config: ConfigDict) -> ConfigDict:
+  """A copy of `config` after one more NaN rollback: both learning rates x `rollback_lr_factor`."""
+  out = ConfigDict(config.to_dict())
+  for who in ('g', 'd'):
+    out.optimizer[who].learning_rate *= config.train.rollback_lr_factor
+  out.train.rollbacks += 1
+  return out
+
+
+def adopt_rollbacks(config: ConfigDict, stored: dict) -> ConfigDict:
+  """`config` resuming a run that rolled back: the stored learning rates and count carry on.
+
+  Only with `on_nan='rollback'` and a stored count above the config's; else `config` as is.
+  """
+  done = stored.get('train', {}).get('rollbacks', 0)
+  if config.train.on_nan != 'rollback' or done <= config.train.rollbacks:
+    return config
+  out = ConfigDict(config.to_dict())
+  for who in ('g', 'd'):
+    out.optimizer[who].learning_rate = stored['optimizer'][who]['learning_rate']
+  out.train.rollbacks = done
+  return out
 
 
 def eval_every(config: ConfigDict) -> int:

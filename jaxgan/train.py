@@ -141,6 +141,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   stored = ckpt.newest_config()  # before any work: a workdir of another experiment is refused
   if stored is not None:
+    config = configs.adopt_rollbacks(config, stored)
+    if config.train.rollbacks:
+      logging.info(
+        'This run rolled back %d time(s) after a NaN; continuing with its learning rates '
+        '(g %g, d %g).',
+        config.train.rollbacks,
+        config.optimizer.g.learning_rate,
+        config.optimizer.d.learning_rate,
+      )
+    config_dict = config.to_dict()
     ckpt.check_same_experiment(config_dict, stored)
   batches = game.create_batches(
     config, process_index=jax.process_index(), process_count=jax.process_count()
@@ -164,12 +174,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   writer = writers.MetricWriter(workdir, enabled=is_main)
   outputs = evaluators.Outputs(workdir, writer, dp, is_main=is_main)
   evaluations = game.create_evaluators(config, outputs)
-  t0 = time.perf_counter()
-  train_step, need = dp.compile_ahead(
-    dp.compile(game.step_fn(config)), state, dp.abstract_batch(batches.spec())
-  )
-  check_step_fits(need, dp)
-  logging.info('Compiled the train step in %.1f s.', time.perf_counter() - t0)
+
+  def compile_step(config, state):
+    t0 = time.perf_counter()
+    step, need = dp.compile_ahead(
+      dp.compile(game.step_fn(config)), state, dp.abstract_batch(batches.spec())
+    )
+    check_step_fits(need, dp)
+    logging.info('Compiled the train step in %.1f s.', time.perf_counter() - t0)
+    return step
+
+  train_step = compile_step(config, state)
   all_finite = jax.jit(_all_finite)
 
   num_steps = config.train.num_steps
@@ -242,37 +257,84 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     ckpt.save(step, dp.get_state(state), config_dict)
     last_good = step
 
+  def roll_back(error: NonFiniteError) -> None:
+    """`config.train.on_nan='rollback'`: the last good checkpoint, lower learning rates."""
+    nonlocal config, config_dict, state, train_step, start, iterator, pending
+    nonlocal last_log_time, last_log_step, input_wait
+    config = configs.lowered(config)
+    config_dict = config.to_dict()
+    iterator.close()
+    ckpt.wait()
+    target = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
+    state = dp.put_state(ckpt.restore(dp.get_state(target), last_good))
+    train_step = compile_step(config, state)
+    start, pending = last_good, []
+    last_log_time, last_log_step, input_wait = time.perf_counter(), start, 0.0
+    iterator = batches.iterate(start)
+    progress.n = start
+    progress.refresh()
+    logging.warning(
+      'Rollback %d of %d after "%s": restored step %d, learning rates now g %g, d %g.',
+      config.train.rollbacks,
+      config.train.max_rollbacks,
+      str(error).split(';')[0],
+      start,
+      config.optimizer.g.learning_rate,
+      config.optimizer.d.learning_rate,
+    )
+
+  def train_loop(stop: _StopRequest) -> int | None:
+    """Steps `start + 1 ... num_steps`; returns the last, or None when a signal stopped the run."""
+    nonlocal state, pending, last_log_time, last_log_step, input_wait
+    step = start
+    for step in range(start + 1, num_steps + 1):
+      t0 = time.perf_counter()
+      batch = dp.shard_batch(next(iterator))
+      input_wait += time.perf_counter() - t0
+      state, metrics = train_step(state, batch)
+      pending.append((step, metrics))
+      progress.update(1)
+      if step == start + 1:
+        jax.block_until_ready(metrics)  # warm-up: the first step's time is not a rate
+        logging.info('First step took %.1f s.', time.perf_counter() - t0)
+        last_log_time, last_log_step, pending = time.perf_counter(), step, []
+      if step % config.train.log_every == 0:
+        flush_metrics(step)
+      elif step % dp.max_steps_in_flight == 0:
+        jax.block_until_ready(metrics)
+      evaluate(step, [e for e in evaluations if e.due(step)])
+      if step % config.train.checkpoint_every == 0:
+        save(step)
+      if stop.signal_name:
+        save(step)
+        ckpt.close()  # the save is on disk before we say so
+        logging.warning(
+          '%s received: saved a checkpoint at step %d in %s; run the same command to resume.',
+          stop.signal_name,
+          step,
+          ckpt.directory,
+        )
+        return None
+    return step
+
   with _StopRequest() as stop:
     try:
-      step = start
-      for step in range(start + 1, num_steps + 1):
-        t0 = time.perf_counter()
-        batch = dp.shard_batch(next(iterator))
-        input_wait += time.perf_counter() - t0
-        state, metrics = train_step(state, batch)
-        pending.append((step, metrics))
-        progress.update(1)
-        if step == start + 1:
-          jax.block_until_ready(metrics)  # warm-up: the first step's time is not a rate
-          logging.info('First step took %.1f s.', time.perf_counter() - t0)
-          last_log_time, last_log_step, pending = time.perf_counter(), step, []
-        if step % config.train.log_every == 0:
-          flush_metrics(step)
-        elif step % dp.max_steps_in_flight == 0:
-          jax.block_until_ready(metrics)
-        evaluate(step, [e for e in evaluations if e.due(step)])
-        if step % config.train.checkpoint_every == 0:
-          save(step)
-        if stop.signal_name:
-          save(step)
-          ckpt.close()  # the save is on disk before we say so
-          logging.warning(
-            '%s received: saved a checkpoint at step %d in %s; run the same command to resume.',
-            stop.signal_name,
-            step,
-            ckpt.directory,
-          )
-          return dp.get_state(state)
+      while True:
+        try:
+          step = train_loop(stop)
+          break
+        except NonFiniteError as e:
+          if (
+            config.train.on_nan != 'rollback'
+            or last_good is None
+            or config.train.rollbacks >= config.train.max_rollbacks
+          ):
+            if config.train.rollbacks:
+              raise NonFiniteError(f'{e} (after {config.train.rollbacks} rollback(s))') from None
+            raise
+          roll_back(e)
+      if step is None:  # stopped by a signal, saved
+        return dp.get_state(state)
       if start < num_steps:
         save(num_steps)
       ckpt.close()  # raises CheckpointError if the last save failed

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import strategies as st
 
 from jaxgan import checkpoint, configs, train
-from jaxgan.errors import CheckpointError, JaxganError
+from jaxgan.data import pipeline
+from jaxgan.errors import CheckpointError, JaxganError, NonFiniteError
 from jaxgan.games import gan
 from tests.helpers import ROOT, load_config, smoke_config
 
@@ -313,3 +314,45 @@ def test_the_soak_tool_samples_a_real_run(tmp_path, capsys):
   assert '6 steps in' in out and 'RSS (MiB)' in out
   samples = json.loads((tmp_path / 'soak.json').read_text())['samples']
   assert samples and all(s['rss_mib'] > 10 and s['fds'] > 2 and s['threads'] >= 1 for s in samples)
+
+
+def _poison(monkeypatch, times):
+  """Batches from index 4 on are NaN for the first `times` calls of `iterate` (then clean)."""
+  good_iterate, calls = pipeline.BatchSource.iterate, []
+
+  def poisoned(self, start_step=0):
+    calls.append(start_step)
+    bad = len(calls) <= times
+    for step, batch in enumerate(good_iterate(self, start_step), start_step):
+      yield {**batch, 'image': batch['image'] * np.nan} if bad and step >= 4 else batch
+
+  monkeypatch.setattr(pipeline.BatchSource, 'iterate', poisoned)
+  return calls
+
+
+def test_on_nan_rollback_restores_lowers_the_rates_and_goes_on(tmp_path, monkeypatch, caplog):
+  caplog.set_level('INFO', logger='absl')
+  calls = _poison(monkeypatch, times=1)  # a transient blow-up
+  config = smoke_config()
+  config.train.on_nan = 'rollback'
+  lr = config.optimizer.g.learning_rate
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert calls == [0, 3]  # restarted from the checkpoint at step 3
+  assert int(state.step) == 6 and 'Rollback 1 of 3' in caplog.text
+  chex.assert_tree_all_finite(state.g.params)
+  stored = checkpoint.Checkpointer(str(tmp_path), create=False).stored_config(6)
+  assert stored['train']['rollbacks'] == 1
+  assert stored['optimizer']['g']['learning_rate'] == stored['optimizer']['d']['learning_rate']
+  assert stored['optimizer']['g']['learning_rate'] == pytest.approx(lr * 0.5)
+  # The same command, longer: resumes with the lowered rates, not "a different experiment".
+  config.train.num_steps = 8
+  assert int(train.train_and_evaluate(config, str(tmp_path)).step) == 8
+  assert 'rolled back 1 time(s)' in caplog.text
+
+
+def test_on_nan_rollback_is_bounded(tmp_path, monkeypatch):
+  _poison(monkeypatch, times=100)  # diverges every time
+  config = smoke_config()
+  config.train.on_nan, config.train.max_rollbacks = 'rollback', 2
+  with pytest.raises(NonFiniteError, match=r'non-finite .* \(after 2 rollback\(s\)\)'):
+    train.train_and_evaluate(config, str(tmp_path))
