@@ -2,6 +2,8 @@
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_FILES = sorted(
@@ -27,3 +29,16 @@ def smoke_config(path: str = 'experiments/dcgan/digits.py', **overrides):
     section, name = key.split('__')
     config[section][name] = value
   return config
+
+
+def launch(args: list[str]) -> subprocess.Popen:
+  """`python -m *args` from the repo root, output (both streams, unbuffered) on `.stdout`."""
+  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONUNBUFFERED='1')
+  return subprocess.Popen(
+    [sys.executable, '-m', *args],
+    cwd=ROOT,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+  )

@@ -6,7 +6,6 @@ import re
 import resource
 import signal
 import subprocess
-import sys
 import time
 
 import chex
@@ -20,19 +19,7 @@ from jaxgan import checkpoint, configs, train
 from jaxgan.data import pipeline
 from jaxgan.errors import CheckpointError, JaxganError, NonFiniteError
 from jaxgan.games import gan
-from tests.helpers import ROOT, load_config, smoke_config
-
-
-def _launch(args):
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONUNBUFFERED='1')
-  return subprocess.Popen(
-    [sys.executable, '-m', *args],
-    cwd=ROOT,
-    env=env,
-    stdout=subprocess.PIPE,
-    stderr=subprocess.STDOUT,
-    text=True,
-  )
+from tests.helpers import launch, load_config, smoke_config
 
 
 def _wait_for(path, proc, timeout=120):
@@ -63,7 +50,7 @@ def test_a_save_that_fails_stops_the_run_with_one_line(tmp_path):
     '--config.train.log_every=1000',  # metrics are written only at the saves
     '--config.train.sample_every=100000',
   ]
-  proc = _launch(args)
+  proc = launch(args)
   _wait_for(workdir / 'checkpoints' / '40' / 'commit_success.txt', proc)
   # Metrics lines stay far below this; every checkpoint holds files above it.
   resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (16_384, 16_384))
@@ -211,7 +198,7 @@ def test_any_override_set_starts_cleanly_or_fails_in_one_line(drawn):
   ],
 )
 def test_the_reported_values_are_one_line_errors_from_the_cli(tmp_path, override, message):
-  proc = _launch(
+  proc = launch(
     [
       'jaxgan.experiments.dcgan',
       '--config=experiments/dcgan/digits.py:smoke',
@@ -256,7 +243,7 @@ def test_kill_9_repeatedly_then_finish_equals_an_uninterrupted_run(tmp_path):
   workdir = tmp_path / 'killed'
   rng, last, kills, expected = np.random.default_rng(0), 0, 0, None
   while kills < 3:
-    proc = _launch(['jaxgan.experiments.dcgan', *overrides, f'--workdir={workdir}'])
+    proc = launch(['jaxgan.experiments.dcgan', *overrides, f'--workdir={workdir}'])
     if expected is not None:  # this launch resumes the run killed before it
       out = _wait_for_line(proc, 'Resumed from')
       last = int(re.search(r'at step (\d+)', out).group(1))
@@ -279,7 +266,7 @@ def test_kill_9_repeatedly_then_finish_equals_an_uninterrupted_run(tmp_path):
     kills += 1
     expected = (_last_logged_step(workdir), _committed(workdir)[-1])  # (seen, newest finished)
   assert kills == 3
-  finish = _launch(['jaxgan.experiments.dcgan', *overrides, f'--workdir={workdir}'])
+  finish = launch(['jaxgan.experiments.dcgan', *overrides, f'--workdir={workdir}'])
   out, _ = finish.communicate(timeout=300)
   assert finish.returncode == 0 and f'at step {expected[1]}.' in out, out[-3000:]
   config = smoke_config()

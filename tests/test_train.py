@@ -17,7 +17,7 @@ from jaxgan import checkpoint, sample, train
 from jaxgan.data import pipeline
 from jaxgan.errors import CheckpointError, NonFiniteError
 from jaxgan.games import gan
-from tests.helpers import ROOT, smoke_config
+from tests.helpers import ROOT, launch, smoke_config
 
 
 def _restore(workdir, config, step=None):
@@ -97,21 +97,9 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
   chex.assert_tree_all_finite(_restore(tmp_path, config).g.params)
 
 
-def _launch(args, tmp_path):
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONUNBUFFERED='1')
-  return subprocess.Popen(
-    [sys.executable, '-m', *args],
-    cwd=ROOT,
-    env=env,
-    stdout=subprocess.PIPE,
-    stderr=subprocess.STDOUT,
-    text=True,
-  )
-
-
 def test_sigterm_saves_and_exits_cleanly(tmp_path):
   workdir = tmp_path / 'w'
-  proc = _launch(
+  proc = launch(
     [
       'jaxgan.experiments.dcgan',
       '--config=experiments/dcgan/digits.py:smoke',
@@ -119,8 +107,7 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
       '--config.train.num_steps=100000',
       '--config.train.checkpoint_every=100000',
       '--config.num_devices=1',
-    ],
-    tmp_path,
+    ]
   )
   try:
     deadline = time.time() + 90
