@@ -27,6 +27,8 @@ def _sample(pid: int) -> dict[str, float] | None:
     fds = len(os.listdir(f'/proc/{pid}/fd'))
   except (FileNotFoundError, ProcessLookupError):
     return None
+  if 'VmRSS' not in status:  # exited, not yet reaped (a zombie has no memory figures)
+    return None
   return {
     'rss_mib': int(status['VmRSS'].split()[0]) / 1024,
     'fds': fds,

@@ -25,7 +25,8 @@ def test_bench_prints_a_json_summary(capsys):
   assert last == summary
   assert {'model', 'size', 'batch', 'jaxgan_img_per_s', 'first_step_s'} <= set(last)
   assert last['jaxgan_img_per_s'] > 0 and last['first_step_s'] > 0
-  assert last['jaxgan_page_faults_per_step'] >= 0 and last['jaxgan_cpu_user_s_per_step'] > 0
+  # Two steps of a tiny model can fall below the CPU clock's resolution: present, not > 0.
+  assert last['jaxgan_page_faults_per_step'] >= 0 and last['jaxgan_cpu_user_s_per_step'] >= 0
 
 
 def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch):

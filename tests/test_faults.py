@@ -300,7 +300,8 @@ def test_the_soak_tool_samples_a_real_run(tmp_path, capsys):
   out = capsys.readouterr().out
   assert '6 steps in' in out and 'RSS (MiB)' in out
   samples = json.loads((tmp_path / 'soak.json').read_text())['samples']
-  assert samples and all(s['rss_mib'] > 10 and s['fds'] > 2 and s['threads'] >= 1 for s in samples)
+  assert samples and all(s['fds'] >= 3 and s['threads'] >= 1 for s in samples)
+  assert max(s['rss_mib'] for s in samples) > 50  # the trainer, once JAX is loaded
 
 
 def _poison(monkeypatch, times):
