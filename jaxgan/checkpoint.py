@@ -56,6 +56,7 @@ class Checkpointer:
     self.directory = directory
     self.unreadable_dir = os.path.join(os.path.dirname(directory), 'checkpoints_unreadable')
     self._saving: int | None = None
+    self.unreadable: list[int] = []  # steps set aside by this checkpointer, newest first
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -109,29 +110,25 @@ class Checkpointer:
     checkpoint must hold the same experiment (CheckpointError otherwise).
 
     Raises:
-      CheckpointError: different experiment, or checkpoints exist and none is readable.
+      CheckpointError: different experiment, or checkpoints existed and none is readable.
     """
-    tried = []
-    for step in reversed(self.all_steps()):
-      try:
-        stored = self.stored_config(step)
-      except Exception as e:  # noqa: BLE001 - any unreadable file: fall back, loudly
-        tried.append(self._set_aside(step, e))
-        continue
+    while (stored := self.newest_config()) is not None:
+      step = self.latest_step()
       if config is not None:
         self.check_same_experiment(config, stored)
       try:
         return self.restore(target, step), step
       except Exception as e:  # noqa: BLE001
-        tried.append(self._set_aside(step, e))
-    if tried:
+        self._set_aside(step, e)
+    if self.unreadable:
       raise CheckpointError(
-        f'no readable checkpoint in {self.directory} (steps {", ".join(tried)} moved to '
-        f'{self.unreadable_dir}); use a new --workdir or restore them from a backup'
+        f'no readable checkpoint in {self.directory} (steps '
+        f'{", ".join(map(str, self.unreadable))} moved to {self.unreadable_dir}); use a new '
+        '--workdir or restore them from a backup'
       )
     return None
 
-  def _set_aside(self, step: int, error: Exception) -> str:
+  def _set_aside(self, step: int, error: Exception) -> None:
     where = os.path.join(self.unreadable_dir, str(step))
     logging.warning(
       'Checkpoint step %d in %s is unreadable (%s); moved to %s, trying the one before.',
@@ -146,7 +143,7 @@ class Checkpointer:
         where = f'{where}.{len(os.listdir(self.unreadable_dir))}'
       shutil.move(os.path.join(self.directory, str(step)), where)
     self.manager.reload()
-    return str(step)
+    self.unreadable.append(step)
 
   @contextlib.contextmanager
   def _saving_errors(self):

@@ -14,6 +14,7 @@ the growth of each figure from the second quarter to the last.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,11 +46,6 @@ def _step(workdir: str) -> int:
   return json.loads(lines[-1])['step'] if lines else 0
 
 
-def _median(values: list[float]) -> float:
-  values = sorted(values)
-  return values[len(values) // 2]
-
-
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--config', default='experiments/toy2d/ring.py')
@@ -63,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
   if not os.path.isdir('/proc/self/fd'):
     sys.exit('error: the soak reads /proc (Linux only)')
   workdir = args.workdir or tempfile.mkdtemp(prefix='jaxgan-soak-')
+  os.makedirs(workdir, exist_ok=True)
   command = [
     sys.executable,
     '-m',
@@ -76,14 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     '--config.train.progress=False',
   ]
   print(' '.join(command[2:]))
-  proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  log = open(os.path.join(workdir, 'soak.log'), 'w+')  # noqa: SIM115 - a file, not a pipe:
+  proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)  # never fills up
   started, samples = time.time(), []
   while proc.poll() is None:
     sample = _sample(proc.pid)
     if sample:
       samples.append({'t': time.time() - started, 'step': _step(workdir), **sample})
     time.sleep(args.interval)
-  errors = proc.stderr.read()
+  log.seek(0)
+  errors = log.read()
+  log.close()
   if proc.returncode:
     print(errors[-3000:])
     return proc.returncode
@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
   second, last = samples[n // 4 : n // 2], samples[3 * n // 4 :]
   if second and last:
     for key in ('rss_mib', 'fds', 'threads'):
-      a, b = _median([s[key] for s in second]), _median([s[key] for s in last])
+      a, b = (
+        statistics.median_high([s[key] for s in second]),
+        statistics.median_high([s[key] for s in last]),
+      )
       after = [s[key] for s in samples[n // 4 :]]
       print(
         f'{key}: median {a:.1f} in the second quarter, {b:.1f} in the last '

@@ -344,3 +344,11 @@ def test_on_nan_rollback_is_bounded(tmp_path, monkeypatch):
   config.train.on_nan, config.train.max_rollbacks = 'rollback', 2
   with pytest.raises(NonFiniteError, match=r'non-finite .* \(after 2 rollback\(s\)\)'):
     train.train_and_evaluate(config, str(tmp_path))
+
+
+def test_every_stored_config_unreadable_is_an_error_not_a_fresh_start(tmp_path):
+  config = _smoke(3)
+  train.train_and_evaluate(config, str(tmp_path))  # one checkpoint: step 3
+  (tmp_path / 'checkpoints' / '3' / 'config' / 'metadata').write_text('{"torn')
+  with pytest.raises(CheckpointError, match='no readable checkpoint in .*steps 3 moved to'):
+    train.train_and_evaluate(config, str(tmp_path))

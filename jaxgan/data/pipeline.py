@@ -84,12 +84,6 @@ def _allow_worker_processes() -> None:
     flags.FLAGS.mark_as_parsed()
 
 
-def _flip_record(record: dict, rng: np.random.Generator, keys=('image',)) -> dict:
-  if rng.random() < 0.5:
-    record = {k: (v[:, ::-1] if k in keys else v) for k, v in record.items()}
-  return record
-
-
 class RecordBatches(BatchSource):
   """Batches of shuffled records of a `sources.Source`, reshuffled every epoch.
 
@@ -117,7 +111,7 @@ class RecordBatches(BatchSource):
     self.order = grain.MapDataset.range(source.num_records).shuffle(seed=seed).repeat()
     records = self.order.map(source.__getitem__)
     if augment is None and random_flip:
-      augment = _flip_record
+      augment = crop_flip(('image',), None, flip=True)
     if augment is not None:
       records = records.random_map(augment, seed=seed)
     self.dataset = self.local_slice(records)
@@ -206,20 +200,24 @@ def create_batches(
   return RecordBatches(source, seed=seed, random_flip=data.get('random_flip', False), **kw)
 
 
-def crop_flip(keys: tuple[str, ...], size: int, flip: bool):
+def crop_flip(keys: tuple[str, ...], size: int | None, flip: bool):
   """A record augmentation: one random `size x size` crop (and maybe a mirror) shared by `keys`.
 
   The reference pix2pix/CycleGAN jitter (load at 286, crop 256); paired
-  images get the same crop and flip, so A and B stay aligned.
+  images get the same crop and flip, so A and B stay aligned. `size=None`:
+  no crop, only the flip (`config.data.random_flip` of the GAN game).
   """
 
   def augment(record: dict, rng: np.random.Generator) -> dict:
     h, w = record[keys[0]].shape[:2]
-    top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+    top, left = (
+      (0, 0) if size is None else (rng.integers(0, h - size + 1), rng.integers(0, w - size + 1))
+    )
+    bottom, right = (h, w) if size is None else (top + size, left + size)
     mirror = flip and rng.random() < 0.5
     out = dict(record)
     for k in keys:
-      crop = record[k][top : top + size, left : left + size]
+      crop = record[k][top:bottom, left:right]
       out[k] = np.ascontiguousarray(crop[:, ::-1] if mirror else crop)
     return out
 
