@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
+from jax.experimental import multihost_utils
 from tqdm import auto as tqdm
 
 from jaxgan import checkpoint, configs, evaluators, games, parallel, writers
@@ -35,19 +36,33 @@ def _all_finite(tree: Any) -> jax.Array:
 
 
 class _StopRequest:
-  """Turns SIGTERM / SIGINT into a flag the loop checks (a second SIGINT kills)."""
+  """Turns a preemption notice (SIGTERM) or SIGINT into a stop the loop checks.
+
+  On one process our own handler sets a flag (a second SIGINT kills). On several,
+  `jax.distributed` owns SIGTERM: its preemption service spreads a notice received by
+  any process to all of them and agrees on one step, at which every process saves
+  the same checkpoint and exits 0 (`multihost_utils.reached_preemption_sync_point`,
+  asked at every step).
+  """
 
   def __init__(self):
     self.signal_name = None
     self._previous = {}
+    self._multi_process = jax.process_count() > 1
 
   def _handle(self, signum, frame):
     del frame
     self.signal_name = signal.Signals(signum).name
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+  def requested(self, step: int) -> bool:
+    """Whether to save and stop after `step` (the same answer on every process)."""
+    if self._multi_process and multihost_utils.reached_preemption_sync_point(step):
+      self.signal_name = 'A preemption notice (SIGTERM to any process)'
+    return self.signal_name is not None
+
   def __enter__(self):
-    if jax.process_count() == 1:  # jax.distributed installs its own SIGTERM handling
+    if not self._multi_process:
       for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(ValueError):  # not on the main thread
           self._previous[sig] = signal.signal(sig, self._handle)
@@ -305,7 +320,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       evaluate(step, [e for e in evaluations if e.due(step)])
       if step % config.train.checkpoint_every == 0:
         save(step)
-      if stop.signal_name:
+      if stop.requested(step):
         save(step)
         ckpt.close()  # the save is on disk before we say so
         logging.warning(

@@ -2,6 +2,7 @@
 counts, and two processes on loopback train in lockstep with a single-process run."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -161,30 +162,27 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def test_two_processes_agree_with_one(tmp_path):
-  port = _free_port()
-  common = [
-    '--config=experiments/dcgan/digits.py:smoke',
-    '--config.model.size=16',
-    '--config.model.width=4',
-    '--config.model.latent_dim=8',
-    '--config.train.batch_size=8',
-    '--config.train.num_steps=6',
-  ]
+def _launch_two(workdir, port, num_steps):
   env = dict(
     os.environ,
     JAX_PLATFORMS='cpu',
     PYTHONUNBUFFERED='1',
     XLA_FLAGS='--xla_force_host_platform_device_count=1',
   )
-  procs = [
+  return [
     subprocess.Popen(
       [
         sys.executable,
         '-m',
         'jaxgan.experiments.dcgan',
-        *common,
-        f'--workdir={tmp_path / "mp"}',
+        '--config=experiments/dcgan/digits.py:smoke',
+        '--config.model.size=16',
+        '--config.model.width=4',
+        '--config.model.latent_dim=8',
+        '--config.train.batch_size=8',
+        '--config.train.checkpoint_every=5',
+        f'--config.train.num_steps={num_steps}',
+        f'--workdir={workdir}',
         '--config.distributed.enabled=True',
         f'--config.distributed.process_id={i}',
         f'--config.distributed.coordinator_address=127.0.0.1:{port}',
@@ -199,7 +197,10 @@ def test_two_processes_agree_with_one(tmp_path):
     )
     for i in range(2)
   ]
-  deadline, outputs = time.time() + 240, []
+
+
+def _finish(procs, timeout=240):
+  deadline, outputs = time.time() + timeout, []
   try:
     for proc in procs:
       outputs.append(proc.communicate(timeout=max(1, deadline - time.time()))[0])
@@ -209,17 +210,41 @@ def test_two_processes_agree_with_one(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
   for proc, out in zip(procs, outputs, strict=True):
     assert proc.returncode == 0, out[-3000:]
-  assert 'Done at step 6' in outputs[0]
+  return outputs
+
+
+def test_two_processes_preempted_agree_with_one(tmp_path):
+  """A SIGTERM to one process of two: both save the same step and exit 0, and that
+  checkpoint equals one process trained straight to the step."""
+  workdir = tmp_path / 'mp'
+  procs = _launch_two(workdir, _free_port(), num_steps=100_000)
+  deadline = time.time() + 240
+  while not any(p.name.isdigit() for p in (workdir / 'checkpoints').glob('*')):
+    assert time.time() < deadline and all(p.poll() is None for p in procs), 'no checkpoint'
+    time.sleep(0.2)
+  procs[1].send_signal(signal.SIGTERM)  # the notice reaches one host only
+  outputs = _finish(procs)
+  saved = set()
+  for out in outputs:
+    found = re.findall(r'received: saved a checkpoint at step (\d+)', out)
+    assert len(found) == 1, out[-3000:]
+    saved.add(int(found[0]))
+  (stopped,) = saved  # the same step on both processes
+  assert stopped < 100_000
+  ckpt = checkpoint.Checkpointer(str(workdir), create=False)
+  assert stopped in ckpt.manager.all_steps()
+  ckpt.close()
+
+  num_steps = stopped  # the same state as one process trained straight to that step
   # Only process 0 writes logs and samples; both took part in the checkpoints.
-  assert (tmp_path / 'mp' / 'samples' / 'final.png').exists()
-  lines = (tmp_path / 'mp' / 'metrics.jsonl').read_text().splitlines()
+  lines = (workdir / 'metrics.jsonl').read_text().splitlines()
   assert len(lines) == len({line.split(',')[0] for line in lines})  # one writer
   config = smoke_config()
   config.model.size, config.model.width, config.model.latent_dim = 16, 4, 8
-  config.train.batch_size, config.train.num_steps = 8, 6
+  config.train.batch_size, config.train.num_steps = 8, num_steps
   train.train_and_evaluate(config, str(tmp_path / 'sp'))
   chex.assert_trees_all_close(
-    _restore_leaves(tmp_path / 'mp', config),
+    _restore_leaves(workdir, config),
     _restore_leaves(tmp_path / 'sp', config),
     rtol=2e-3,
     atol=2e-5,
