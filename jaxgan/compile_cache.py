@@ -15,13 +15,14 @@ delete it to reclaim the space.
 import os
 from collections.abc import Mapping
 
+from jaxgan import cache
+
 OPT = 'JAXGAN_COMPILATION_CACHE'
 OFF = ('0', 'off', 'false', 'no', 'none')
 
 
 def default_dir(environ: Mapping[str, str] = os.environ) -> str:
-  base = environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-  return os.path.join(base, 'jaxgan', 'xla')
+  return os.path.join(cache.base(environ), 'xla')
 
 
 def enable(environ: Mapping[str, str] = os.environ) -> str | None:

@@ -23,3 +23,7 @@ class NonFiniteError(JaxganError, FloatingPointError):
 
 class OutputError(JaxganError, OSError):
   """Metrics, samples or results could not be written (a full disk, permissions)."""
+
+
+class WeightsError(JaxganError):
+  """Network weights (Inception, a classifier) are missing, corrupt or of another network."""
