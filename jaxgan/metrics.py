@@ -1,4 +1,4 @@
-"""Sample-quality metrics as pure functions of features: FID, KID, IS, precision/recall, density/coverage.
+"""Sample-quality metrics as pure functions of features: FID, KID, IS, PR, density/coverage.
 
 Also the mode metrics of labelled data (class coverage) and the memorisation
 score. Inputs are `[N, F]` feature arrays (any extractor of

@@ -21,6 +21,13 @@ _DTYPES = {
 }
 
 
+class _StateDict(dict):
+  """`state_dict()`'s OrderedDict; its `_metadata` attribute (versions) is dropped."""
+
+  def __setstate__(self, state):
+    del state
+
+
 class _Module(dict):
   """A scripted module's attributes (its `__dict__`), as a dict."""
 
@@ -32,7 +39,7 @@ def _rebuild_tensor(storage, offset, shape, stride, *unused):
   del unused
   data, itemsize = storage
   if not shape:
-    return data[offset].copy()
+    return np.array(data[offset])
   view = np.lib.stride_tricks.as_strided(
     data[offset:], shape=tuple(shape), strides=tuple(s * itemsize for s in stride)
   )
@@ -52,7 +59,7 @@ class _Unpickler(pickle.Unpickler):
     if module == 'torch.jit._pickle' and name.startswith('build_'):  # build_intlist, ...
       return lambda values: values
     if module == 'collections' and name == 'OrderedDict':
-      return dict
+      return _StateDict
     if module.startswith('__torch__'):
       return _Module
     raise pickle.UnpicklingError(f'unexpected object {module}.{name} in a weights file')
