@@ -24,8 +24,13 @@ from jaxgan.errors import CheckpointError
 FIX = 'free disk space or fix the permissions, then run the same command to resume'
 
 
-def checkpoint_dir(workdir: str) -> str:
-  return os.path.join(os.path.abspath(workdir), 'checkpoints')
+def checkpoint_dir(workdir: str, name: str = 'checkpoints') -> str:
+  return os.path.join(os.path.abspath(workdir), name)
+
+
+def best_dir_name(metric: str) -> str:
+  """Where the best checkpoint by `metric` is kept: one directory per metric."""
+  return f'checkpoints_best_{metric}'
 
 
 def _cause(e: BaseException) -> str:
@@ -36,8 +41,10 @@ def _cause(e: BaseException) -> str:
 class Checkpointer:
   """Saves every N steps (keeping K), restores the newest readable one, guards the experiment."""
 
-  def __init__(self, workdir: str, *, keep: int = 3, create: bool = True):
-    directory = checkpoint_dir(workdir)
+  def __init__(
+    self, workdir: str, *, keep: int = 3, create: bool = True, name: str = 'checkpoints'
+  ):
+    directory = checkpoint_dir(workdir, name)
     if not create and not os.path.isdir(directory):
       raise CheckpointError(
         f'no checkpoints in {workdir!r} (expected {directory}); train there '
@@ -166,19 +173,26 @@ class Checkpointer:
     with self._saving_errors():
       self.manager.check_for_errors()
 
-  def save(self, step: int, state: Any, config: dict) -> None:
+  def save(self, step: int, state: Any, config: dict, *, best: dict | None = None) -> None:
+    """Saves `state` and `config` at `step` (`best`: the metric it was kept for, a best save)."""
     if step in self.manager.all_steps():
       return
+    items = {'state': ocp.args.StandardSave(state), 'config': ocp.args.JsonSave(config)}
+    if best is not None:
+      items['best'] = ocp.args.JsonSave(best)
     with self._saving_errors():
       self.manager.wait_until_finished()
       self.manager.check_for_errors()
       self._saving = step
-      self.manager.save(
-        step,
-        args=ocp.args.Composite(
-          state=ocp.args.StandardSave(state), config=ocp.args.JsonSave(config)
-        ),
-      )
+      self.manager.save(step, args=ocp.args.Composite(**items))
+
+  def stored_best(self) -> dict | None:
+    """`{'metric', 'mode', 'value', 'step'}` of the newest best save, or None."""
+    step = self.latest_step()
+    if step is None:
+      return None
+    restored = self.manager.restore(step, args=ocp.args.Composite(best=ocp.args.JsonRestore()))
+    return restored['best']
 
   def wait(self) -> None:
     with self._saving_errors():

@@ -32,6 +32,9 @@ RESUMABLE_KEYS = (
   'data.workers',
   'data.data_dir',
   'eval',
+  'evals',
+  'train.best_metric',
+  'train.best_mode',
   'parallel',
   'num_devices',
   'distributed',
@@ -77,12 +80,20 @@ def base() -> ConfigDict:
   config.train.rollback_lr_factor = 0.5
   config.train.max_rollbacks = 3
   config.train.rollbacks = 0
+  # Keep the checkpoint with the best value of this logged metric (an evaluator's output,
+  # e.g. 'classifier_fid') in checkpoints_best_<metric>/, beside the latest ones.
+  config.train.best_metric = ''
+  config.train.best_mode = 'min'  # 'min' or 'max'
 
   config.eval = ConfigDict()
   config.eval.every = 0  # steps between the game's metrics; 0: with the sample grids
   config.eval.num_samples = 64  # images in each sample grid
   config.eval.interpolation_rows = 8
   config.eval.interpolation_steps = 10
+
+  # Named evaluators, each with its own schedule: name -> a section with a `type`
+  # (jaxgan.evaluation.EVALUATORS), e.g. evaluation.quality_config(metrics='fid,kid', every=1000).
+  config.evals = ConfigDict()
 
   config.parallel = 'jit'  # 'jit' (sharded jit over a device mesh) or 'pmap'
   config.num_devices = 0  # 0: every device of every process
@@ -108,6 +119,8 @@ def smoke(config: ConfigDict) -> ConfigDict:
   config.eval.num_samples = 16
   config.eval.interpolation_rows = 2
   config.eval.interpolation_steps = 4
+  for section in config.get('evals', {}).values():  # once, at the end, on 64 samples
+    section.n, section.every = min(section.get('n', 64), 64), 0
   config.data.num_threads = 1
   return games.of(config).smoke(config)
 
@@ -217,6 +230,14 @@ def validate(config: ConfigDict) -> None:
   for key in ('max_rollbacks', 'rollbacks'):
     if train[key] < 0:
       raise _range_error(f'train.{key}', train[key], '>= 0')
+  if train.get('best_mode', 'min') not in ('min', 'max'):
+    raise errors.ConfigError(
+      f"config.train.best_mode must be 'min' or 'max'; got {train.best_mode!r}"
+    )
+  for name, section in config.get('evals', {}).items():
+    for key, least in (('every', 0), ('n', 2), ('batch_size', 1)):
+      if section.get(key, least) < least:
+        raise _range_error(f'evals.{name}.{key}', section[key], f'>= {least}')
   if train.use_ema and not 0.0 <= train.ema_decay < 1.0:
     raise errors.ConfigError(f'config.train.ema_decay must be in [0, 1); got {train.ema_decay}')
   if config.eval.every < 0:

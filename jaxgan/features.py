@@ -25,7 +25,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from PIL import Image
 from tqdm import auto as tqdm
 
-from jaxgan import inception
+from jaxgan import classifier, inception
 from jaxgan.errors import ConfigError, DataError
 
 RESIZE_MODES = ('legacy', 'clean')
@@ -185,6 +185,41 @@ class Inception(Extractor):
       'weights': os.path.basename(self.weights),
       'weights_sha256': self._sha256,
       'resize': self.resize,
+    }
+
+
+class Classifier(Extractor):
+  """The 128-d features and 10 logits of a small digit classifier (`jaxgan.classifier`).
+
+  Images are made grey (mean of the channels) and resized bilinearly to the
+  classifier's input size where they differ.
+  """
+
+  name = 'classifier'
+
+  def __init__(self, name: str, *, path: str = '', batch_size: int = 500, progress: bool = False):
+    self.classifier = name
+    params, self.info = classifier.load(name, path=path)
+    size = classifier.DATASETS[name].size
+    model = classifier.CNN()
+
+    def fn(params, x):
+      x = jnp.mean(x.astype(jnp.float32), axis=-1, keepdims=True) / 127.5 - 1.0
+      if x.shape[1:3] != (size, size):
+        x = jax.image.resize(x, (x.shape[0], size, size, 1), 'bilinear')
+      feats, logits = model.apply({'params': params}, x)
+      return {'features': feats, 'logits': logits}
+
+    super().__init__(fn, params, batch_size=batch_size, progress=progress, num_devices=1)
+
+  def prepare(self, x: np.ndarray) -> np.ndarray:
+    return check_images(x)
+
+  def describe(self) -> dict:
+    return {
+      'features': f'{self.classifier} classifier penultimate layer (128)',
+      'classifier_test_accuracy': self.info['test_accuracy'],
+      'classifier_data': self.info['data'],
     }
 
 

