@@ -388,8 +388,23 @@ class Quality(evaluators.Evaluator):
     self._last: tuple[int, dict] | None = None
 
   def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
-    if self._last is not None and self._last[0] == step and not final:
-      return self._last[1]
+    if self._last is None or self._last[0] != step:  # the final call may follow one at `step`
+      self._last = (step, self.measure(state))
+    values = self._last[1]
+    if final:
+      logging.info(
+        'Quality at step %d (%s):\n%s',
+        step,
+        self.name,
+        format_table(values, self._evaluation.settings()),
+      )
+    else:
+      logging.info(
+        'step %d, %s: %s', step, self.name, ', '.join(f'{k} {v:.4g}' for k, v in values.items())
+      )
+    return {f'{self.name}_{k}': v for k, v in values.items()}
+
+  def measure(self, state) -> dict[str, float]:
     if self._evaluation is None:
       self._evaluation = Evaluation(self.options, self.config)
       if self.outputs.is_main:
@@ -402,27 +417,9 @@ class Quality(evaluators.Evaluator):
         with open(path, 'w') as f:
           json.dump(existing, f, indent=2)
     samples = generate(
-      state,
-      self.game,
-      self.options.n,
-      seed=self.config.seed + 0xE7A1,
-      dp=self.outputs.dp,
+      state, self.game, self.options.n, seed=self.config.seed + 0xE7A1, dp=self.outputs.dp
     )
-    values, _ = self._evaluation(samples)
-    result = {f'{self.name}_{k}': v for k, v in values.items()}
-    if final:
-      logging.info(
-        'Quality at step %d (%s):\n%s',
-        step,
-        self.name,
-        format_table(values, self._evaluation.settings()),
-      )
-    else:
-      logging.info(
-        'step %d, %s: %s', step, self.name, ', '.join(f'{k} {v:.4g}' for k, v in values.items())
-      )
-    self._last = (step, result)
-    return result
+    return self._evaluation(samples)[0]
 
 
 EVALUATORS = {'quality': Quality}
@@ -439,3 +436,75 @@ def create_evaluators(config, outputs: evaluators.Outputs, game) -> list:
       )
     out.append(EVALUATORS[kind](name, section, config, outputs, game))
   return out
+
+
+# ----- a trained workdir ------------------------------------------------------------------------
+
+
+def evaluate_workdir(
+  workdir: str,
+  *,
+  metrics_: str = 'fid',
+  n: int = 1000,
+  ref: str = 'train',
+  features_: str = '',
+  resize: str = 'legacy',
+  inception_weights: str = '',
+  which: str = 'latest',
+  seed: int = 0,
+  use_ema: bool = True,
+  batch_size: int = 50,
+  output: str = '',
+  progress: bool = True,
+) -> dict:
+  """Evaluates a checkpoint of `workdir`; writes `eval.json` (and a line to `eval_history.jsonl`).
+
+  With `memorisation` on image data, also `eval/memorisation.png`: each
+  sample beside its 3 nearest training images in pixels and in features.
+  """
+  from jaxgan import games, sample
+
+  if n < 2:
+    raise ConfigError(f'--n must be >= 2; got {n}')
+  config, state = sample.load_state(workdir, which)
+  game = games.of(config)
+  options = Options(
+    metrics=parse_metrics(metrics_),
+    n=n,
+    ref=ref,
+    features=features_,
+    resize=resize,
+    inception_weights=inception_weights,
+    batch_size=batch_size,
+    seed=seed,
+    progress=progress,
+  )
+  evaluation = Evaluation(options, config)
+  samples = generate(state, game, n, seed=seed, use_ema=use_ema)
+  values, fake = evaluation(samples)
+  result = {
+    'workdir': os.path.abspath(workdir),
+    'checkpoint': which,
+    'step': int(state.step),
+    'ema': bool(use_ema and state.ema is not None),
+    'seed': seed,
+    'metrics': values,
+    'settings': evaluation.settings(),
+  }
+  out_dir = os.path.join(workdir, 'eval')
+  if 'memorisation' in options.metrics and evaluation.ref.data is not None and not is_2d(config):
+    grid = memorisation_grid(
+      to_model_inputs(samples, evaluation.kind),
+      fake['features'],
+      evaluation.ref.data,
+      evaluation.real['features'],
+    )
+    result['memorisation_grid'] = images.save_png(grid, os.path.join(out_dir, 'memorisation.png'))
+  output = output or os.path.join(workdir, 'eval.json')
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  with open(output, 'w') as f:
+    json.dump(result, f, indent=2)
+  with open(os.path.join(workdir, 'eval_history.jsonl'), 'a') as f:
+    f.write(json.dumps(result) + '\n')
+  result['output'] = output
+  return result

@@ -14,9 +14,29 @@ from jaxgan.errors import CheckpointError, ConfigError
 FORMATS = ('png', 'npy')
 
 
-def load_state(workdir: str):
-  """(config, state) of the newest checkpoint in `workdir`."""
-  ckpt = checkpoint.Checkpointer(workdir, create=False)
+def checkpoint_name(workdir: str, which: str = 'latest') -> str:
+  """The checkpoint directory name of `which`: 'latest', 'best' (the one kept) or 'best:METRIC'."""
+  if which == 'latest':
+    return 'checkpoints'
+  if which.startswith('best:'):
+    return checkpoint.best_dir_name(which[len('best:') :])
+  if which != 'best':
+    raise ConfigError(f'unknown --checkpoint {which!r}; use latest, best or best:METRIC')
+  prefix = checkpoint.best_dir_name('')
+  kept = (
+    sorted(d for d in os.listdir(workdir) if d.startswith(prefix)) if os.path.isdir(workdir) else []
+  )
+  if len(kept) != 1:
+    found = ', '.join(kept) or 'none: the run set no config.train.best_metric'
+    raise CheckpointError(
+      f'{len(kept)} best checkpoints in {workdir} ({found}); name one: --checkpoint=best:METRIC'
+    )
+  return kept[0]
+
+
+def load_state(workdir: str, which: str = 'latest'):
+  """(config, state) of the newest checkpoint in `workdir` (`which`: see `checkpoint_name`)."""
+  ckpt = checkpoint.Checkpointer(workdir, create=False, name=checkpoint_name(workdir, which))
   step = ckpt.latest_step()
   if step is None:
     raise CheckpointError(f'no checkpoint in {ckpt.directory}; train first')
@@ -35,6 +55,7 @@ def sample_from_workdir(
   fmt: str = 'png',
   seed: int = 0,
   use_ema: bool = True,
+  which: str = 'latest',
 ) -> str:
   """Writes `n` samples (or `n` interpolation rows) of the newest checkpoint; returns the path.
 
@@ -46,12 +67,13 @@ def sample_from_workdir(
     fmt: 'png' (a grid, or a scatter plot for 2-D data) or 'npy' (raw generator outputs).
     seed: latent seed.
     use_ema: sample with the EMA generator if the run kept one.
+    which: the checkpoint: 'latest', 'best' or 'best:METRIC'.
   """
   if fmt not in FORMATS:
     raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
   if n < 1:
     raise ConfigError(f'--n must be >= 1; got {n}')
-  config, state = load_state(workdir)
+  config, state = load_state(workdir, which)
   game = games.of(config)
   rng = jax.random.key(seed)
   if interpolate:

@@ -1,7 +1,7 @@
 """Writes samples of a trained workdir.
 
 python -m jaxgan.experiments.sample --workdir=W --n=64 [--interpolate] [--output=F]
-    [--format=png|npy] [--seed=0] [--noema]
+    [--format=png|npy] [--seed=0] [--noema] [--checkpoint=latest|best|best:METRIC]
 """
 
 from absl import app, flags, logging
@@ -16,6 +16,7 @@ _OUTPUT = flags.DEFINE_string('output', '', 'Output file (default: WORKDIR/sampl
 _FORMAT = flags.DEFINE_enum('format', 'png', sample.FORMATS, 'PNG grid or raw .npy outputs.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Latent seed.')
 _EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept one.')
+_CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'latest, best or best:METRIC.')
 flags.mark_flags_as_required(['workdir'])
 
 
@@ -32,6 +33,7 @@ def main(argv):
       fmt=_FORMAT.value,
       seed=_SEED.value,
       use_ema=_EMA.value,
+      which=_CHECKPOINT.value,
     )
     logging.info('Wrote %s', path)
     print(path)

