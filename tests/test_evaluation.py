@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from jaxgan import classifier, evaluation, evaluators, features, sample, train
 from jaxgan.data import sources
 from jaxgan.errors import CheckpointError, ConfigError, DataError, WeightsError
 from tests import pypi_files
-from tests.helpers import smoke_config
+from tests.helpers import ROOT, smoke_config
 
 
 class Scripted(evaluators.Evaluator):
@@ -201,3 +203,18 @@ def _common_class(workdir) -> int:
   out = evaluation.generate(state, games.of(config), 200, seed=0)
   labels = features.Classifier('digits')(images.to_uint8(out))['logits'].argmax(-1)
   return int(np.bincount(labels).argmax())
+
+
+def test_classifier_command_trains_and_caches(tmp_path):
+  env = dict(os.environ, JAXGAN_CACHE_DIR=str(tmp_path), JAX_PLATFORMS='cpu')
+  out = subprocess.run(
+    [sys.executable, '-m', 'jaxgan.experiments.classifier', '--data=digits', '--steps=30'],
+    capture_output=True,
+    text=True,
+    env=env,
+    cwd=ROOT,
+  )
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert 'digits classifier: held-out accuracy' in out.stdout
+  assert (tmp_path / 'classifiers' / 'digits.msgpack').exists()
+  assert json.loads((tmp_path / 'classifiers' / 'digits.msgpack.json').read_text())['steps'] == 30
