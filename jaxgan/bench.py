@@ -422,6 +422,11 @@ def run_torch(args: argparse.Namespace, device: str) -> dict:
     cmd += [f'--features={args.width}', f'--blocks={args.blocks or (9 if args.size >= 256 else 6)}']
   else:
     cmd += [f'--latent={args.latent}', f'--width={args.width}']
+  return run_script(cmd, "install it with pip install -e '.[bench]'")
+
+
+def run_script(cmd: list[str], hint: str) -> dict:
+  """Runs a PyTorch benchmark script; returns the JSON of its last line (exits on failure)."""
   # The script imports jaxgan.bench: let it find this checkout even when jaxgan isn't installed.
   root = os.path.dirname(BENCHMARKS)
   env = dict(
@@ -430,7 +435,7 @@ def run_torch(args: argparse.Namespace, device: str) -> dict:
   result = subprocess.run(cmd, capture_output=True, text=True, env=env)
   if result.returncode:
     last = (result.stderr.strip().splitlines() or ['?'])[-1]
-    sys.exit(f"error: the PyTorch side failed ({last}); install it with pip install -e '.[bench]'")
+    sys.exit(f'error: the PyTorch side failed ({last}); {hint}')
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -475,15 +480,8 @@ def bench_inception(args: argparse.Namespace) -> dict:
         f'--device={torch_device(args)}',
         f'--dtype={args.dtype}',
       ]
-      root = os.path.dirname(BENCHMARKS)
-      env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get('PYTHONPATH')]))
-      )
-      result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-      if result.returncode:
-        last = (result.stderr.strip().splitlines() or ['?'])[-1]
-        sys.exit(f'error: the PyTorch side failed ({last}); it needs a TorchScript .pt and torch')
-      theirs.append(json.loads(result.stdout.strip().splitlines()[-1])['step_s_median'])
+      hint = 'it needs a TorchScript .pt (--inception-weights) and torch'
+      theirs.append(run_script(cmd, hint)['step_s_median'])
   step = statistics.median(ours)
   summary = {
     'model': 'inception',
