@@ -5,7 +5,8 @@ Everything in it can be deleted; it is made again on use.
 """
 
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 
 
 def base(environ: Mapping[str, str] = os.environ) -> str:
@@ -19,4 +20,23 @@ def directory(*parts: str, environ: Mapping[str, str] = os.environ) -> str:
   """`base()/parts...`, created."""
   path = os.path.join(base(environ), *parts)
   os.makedirs(path, exist_ok=True)
+  return path
+
+
+def write_atomically(path: str, write: Callable[[str], None]) -> str:
+  """`write(tmp)` to a temporary file beside `path`, then renamed over it.
+
+  Several processes filling the same cache entry at once (the processes of one
+  run, two test workers) each write their own file; readers never see a partial one.
+  """
+  fd, tmp = tempfile.mkstemp(
+    dir=os.path.dirname(path), prefix='.tmp-', suffix=os.path.basename(path)
+  )
+  os.close(fd)
+  try:
+    write(tmp)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
   return path

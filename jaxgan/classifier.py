@@ -141,12 +141,17 @@ def weights_file(name: str) -> str:
 
 def save(name: str, params: dict, info: dict) -> str:
   path = weights_file(name)
-  with open(path + '.tmp', 'wb') as f:
-    f.write(serialization.to_bytes(params))
-  with open(path + '.json', 'w') as f:
-    json.dump(info, f, indent=2)
-  os.replace(path + '.tmp', path)
-  return path
+
+  def write_json(tmp):
+    with open(tmp, 'w') as f:
+      json.dump(info, f, indent=2)
+
+  def write_params(tmp):
+    with open(tmp, 'wb') as f:
+      f.write(serialization.to_bytes(params))
+
+  cache.write_atomically(path + '.json', write_json)
+  return cache.write_atomically(path, write_params)
 
 
 def load(name: str, *, path: str = '', train_if_missing: bool = True) -> tuple[dict, dict]:

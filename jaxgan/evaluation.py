@@ -220,8 +220,12 @@ def reference_features(
       logging.warning('Reference cache %s unreadable (%s); computing it again.', path, e)
   out = extractor(ref.data, desc='reference')
   if kind != 'raw':
-    np.savez(path + '.tmp.npz', **out)
-    os.replace(path + '.tmp.npz', path)
+
+    def write(tmp):
+      with open(tmp, 'wb') as f:
+        np.savez(f, **out)
+
+    cache.write_atomically(path, write)
   return out
 
 

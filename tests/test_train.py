@@ -28,7 +28,7 @@ def _restore(workdir, config, step=None):
 
 
 def test_smoke_run_writes_everything(tmp_path):
-  config = smoke_config()
+  config = smoke_config(keep_evals=True)
   state = train.train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 6
   for name in (
