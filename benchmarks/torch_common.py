@@ -22,6 +22,17 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
     '--no-tf32', action='store_true', help='true float32 convolutions on GPU (no TF32)'
   )
   parser.add_argument('--cudnn-benchmark', action='store_true', help='let cuDNN autotune')
+  parser.add_argument(
+    '--compile',
+    default='',
+    choices=['', 'default', 'max-autotune'],
+    help='wrap each network in torch.compile with this mode (compiled on the first step)',
+  )
+
+
+def maybe_compile(module: torch.nn.Module, args: argparse.Namespace) -> torch.nn.Module:
+  """`torch.compile(module, mode=args.compile)` when asked, else the module itself."""
+  return torch.compile(module, mode=args.compile) if args.compile else module
 
 
 def setup(args: argparse.Namespace) -> tuple[torch.device, contextlib.AbstractContextManager]:
@@ -36,11 +47,15 @@ def setup(args: argparse.Namespace) -> tuple[torch.device, contextlib.AbstractCo
 
 
 def time_and_report(step, dev, args, g_params, d_params) -> None:
-  """Runs `step()` `args.warmup` times, times `args.steps` more, prints the summary JSON.
+  """Runs `step()` once (timed apart: torch.compile compiles there), `args.warmup - 1` more
+  times, then times `args.steps` more, and prints the summary JSON.
 
   `step` must wait for the device (e.g. return `loss.item()`), as a host would.
   """
-  for _ in range(args.warmup):
+  start = time.perf_counter()
+  step()  # the first step: torch.compile compiles here (its time is reported, not timed)
+  first = time.perf_counter() - start
+  for _ in range(args.warmup - 1):
     step()
   times = []
   before = resource.getrusage(resource.RUSAGE_SELF)
@@ -61,6 +76,8 @@ def time_and_report(step, dev, args, g_params, d_params) -> None:
         'dtype': args.dtype,
         'tf32': dev.type == 'cuda' and torch.backends.cudnn.allow_tf32,
         'cudnn_benchmark': torch.backends.cudnn.benchmark,
+        'compile': args.compile or 'eager',
+        'first_step_s': round(first, 3),
         'size': args.size,
         'channels': args.channels,
         'batch': args.batch,

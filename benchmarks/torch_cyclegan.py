@@ -14,7 +14,12 @@ import random
 
 import torch
 from torch import nn
-from torch_common import add_device_args, setup, time_and_report  # this folder: run as a script
+from torch_common import (
+  add_device_args,
+  maybe_compile,
+  setup,
+  time_and_report,
+)  # this folder: run as a script
 
 
 class ResnetBlock(nn.Module):
@@ -108,6 +113,7 @@ def main() -> None:
   d_params = list(d_a.parameters()) + list(d_b.parameters())
   opt_g = torch.optim.Adam(g_params, lr=2e-4, betas=(0.5, 0.999))
   opt_d = torch.optim.Adam(d_params, lr=2e-4, betas=(0.5, 0.999))
+  g_ab, g_ba, d_a, d_b = (maybe_compile(m, a) for m in (g_ab, g_ba, d_a, d_b))
   mse, l1 = nn.MSELoss(), nn.L1Loss()
   real_a = torch.rand(a.batch, a.channels, a.size, a.size, device=dev) * 2 - 1
   real_b = torch.rand(a.batch, a.channels, a.size, a.size, device=dev) * 2 - 1

@@ -15,7 +15,12 @@ import argparse
 
 import torch
 from torch import nn
-from torch_common import add_device_args, setup, time_and_report  # this folder: run as a script
+from torch_common import (
+  add_device_args,
+  maybe_compile,
+  setup,
+  time_and_report,
+)  # this folder: run as a script
 
 
 def _levels(size: int) -> tuple[int, int]:
@@ -76,6 +81,7 @@ def main() -> None:
   d = build_discriminator(args.width, args.channels, args.size).to(dev)
   opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
   opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+  g, d = maybe_compile(g, args), maybe_compile(d, args)  # after the optimizers took the params
   bce = nn.BCEWithLogitsLoss()
   real = torch.rand(args.batch, args.channels, args.size, args.size, device=dev) * 2 - 1
   ones = torch.ones(args.batch, device=dev)

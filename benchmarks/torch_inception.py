@@ -9,7 +9,12 @@ forward pass to pool3, as torch-based FID code does. Prints one JSON line.
 import argparse
 
 import torch
-from torch_common import add_device_args, setup, time_and_report  # this folder: run as a script
+from torch_common import (
+  add_device_args,
+  maybe_compile,
+  setup,
+  time_and_report,
+)  # this folder: run as a script
 
 
 def main():
@@ -22,7 +27,7 @@ def main():
   args = p.parse_args()
   args.size, args.channels = 299, 3
   dev, autocast = setup(args)
-  net = torch.jit.load(args.weights, map_location=dev).eval()
+  net = maybe_compile(torch.jit.load(args.weights, map_location=dev).eval(), args)
   x = torch.rand(args.batch, 3, 299, 299, device=dev) * 2 - 1
 
   def step():

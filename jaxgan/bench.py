@@ -67,6 +67,13 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--compile-cache', default='', help='persistent compilation cache directory')
   p.add_argument('--vs-torch', action='store_true', help='also run benchmarks/torch_dcgan.py')
   p.add_argument(
+    '--torch-compile',
+    default='',
+    choices=['', 'default', 'max-autotune'],
+    help='--vs-torch against torch.compile(mode=...) networks (their compilation is the first '
+    'step, reported apart like ours) instead of eager PyTorch',
+  )
+  p.add_argument(
     '--rounds',
     type=int,
     default=1,
@@ -418,6 +425,8 @@ def run_torch(args: argparse.Namespace, device: str) -> dict:
     cmd.append('--no-tf32')
   if args.torch_cudnn_benchmark:
     cmd.append('--cudnn-benchmark')
+  if args.torch_compile:
+    cmd.append(f'--compile={args.torch_compile}')
   if args.model == 'cyclegan':
     cmd += [f'--features={args.width}', f'--blocks={args.blocks or (9 if args.size >= 256 else 6)}']
   else:
@@ -480,6 +489,8 @@ def bench_inception(args: argparse.Namespace) -> dict:
         f'--device={torch_device(args)}',
         f'--dtype={args.dtype}',
       ]
+      if args.torch_compile:
+        cmd.append(f'--compile={args.torch_compile}')
       hint = 'it needs a TorchScript .pt (--inception-weights) and torch'
       theirs.append(run_script(cmd, hint)['step_s_median'])
   step = statistics.median(ours)
@@ -617,7 +628,8 @@ def main(argv=None) -> dict:
     ratio = statistics.median(ratios)
     torch_step = statistics.median(t['step_s_median'] for t in theirs)
     print(
-      f'torch {first["torch"]} ({first["threads"]} threads, {torch_device(args)}): median step '
+      f'torch {first["torch"]} {first.get("compile", "eager")} ({first["threads"]} threads, '
+      f'{torch_device(args)}; first step {first.get("first_step_s")} s): median step '
       f'{torch_step} s, {img_per_s(args.batch, torch_step)} img/s, peak '
       f'{max(t["peak_bytes"] for t in theirs) / 2**20:.0f} MiB; same parameter counts '
       f'(G {ours["g_params"]:,}, D {ours["d_params"]:,}); ratio {ratio:.2f}'
@@ -628,6 +640,8 @@ def main(argv=None) -> dict:
       )
     )
     summary.update(
+      torch_compile=first.get('compile', 'eager'),
+      torch_first_step_s=first.get('first_step_s'),
       torch_img_per_s=img_per_s(args.batch, torch_step),
       torch_step_s=torch_step,
       torch_peak_bytes=max(t['peak_bytes'] for t in theirs),

@@ -8,7 +8,9 @@ checks a config of any game (the trainer calls it at start-up). Sections:
 `seed`, `parallel`.
 """
 
+import importlib.util
 import math
+import os
 
 import ml_collections
 from flax import traverse_util
@@ -123,6 +125,24 @@ def smoke(config: ConfigDict) -> ConfigDict:
     section.n, section.every = min(section.get('n', 64), 64), 0
   config.data.num_threads = 1
   return games.of(config).smoke(config)
+
+
+def load(path: str, arg: str | None = None) -> ConfigDict:
+  """The config of an `experiments/` file, as `--config=path[:arg]` gives it (for notebooks, code).
+
+  `load('experiments/dcgan/digits.py:smoke')` and `load('experiments/dcgan/digits.py',
+  'smoke')` are the same. Raises ConfigError for a missing file or one without `get_config`.
+  """
+  if arg is None and ':' in os.path.basename(path):
+    path, arg = path.rsplit(':', 1)
+  if not os.path.isfile(path):
+    raise errors.ConfigError(f'no config file {path!r}')
+  spec = importlib.util.spec_from_file_location(f'_jaxgan_config_{abs(hash(path))}', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, 'get_config'):
+    raise errors.ConfigError(f'{path} defines no get_config(arg=None)')
+  return module.get_config(arg)
 
 
 def finalize(config: ConfigDict, arg: str | None) -> ConfigDict:

@@ -1,9 +1,10 @@
 """Shared test helpers: loading experiment configs and running the trainer quickly."""
 
-import importlib.util
 import os
 import subprocess
 import sys
+
+from jaxgan import configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_FILES = sorted(
@@ -15,10 +16,7 @@ CONFIG_FILES = sorted(
 
 
 def load_config(path: str, arg: str | None = None):
-  spec = importlib.util.spec_from_file_location('cfg', os.path.join(ROOT, path))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return configs.load(os.path.join(ROOT, path), arg)
 
 
 def smoke_config(

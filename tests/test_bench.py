@@ -131,12 +131,20 @@ def test_torch_side_gets_the_same_workload_and_finds_this_checkout(monkeypatch):
   monkeypatch.setattr(subprocess, 'run', fake_run)
   monkeypatch.delenv('PYTHONPATH', raising=False)
   args = bench.parse_args(
-    ['--size=32', '--channels=1', '--dtype=bfloat16', '--precision=highest', '--batch=8']
+    [
+      '--size=32',
+      '--channels=1',
+      '--dtype=bfloat16',
+      '--precision=highest',
+      '--batch=8',
+      '--torch-compile=max-autotune',
+    ]
   )
   assert bench.run_torch(args, 'cuda')['step_s_median'] == 0.1
   cmd = seen['cmd']
   assert cmd[1].endswith('torch_dcgan.py')
-  for flag in ('--size=32', '--channels=1', '--batch=8', '--device=cuda', '--dtype=bfloat16'):
+  flags = ('--size=32', '--channels=1', '--batch=8', '--device=cuda', '--dtype=bfloat16')
+  for flag in (*flags, '--compile=max-autotune'):
     assert flag in cmd
   assert '--no-tf32' in cmd and '--cudnn-benchmark' not in cmd
   root = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))
