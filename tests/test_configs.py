@@ -129,3 +129,14 @@ def test_cli_rejects_unknown_key_and_wrong_type(tmp_path):
     .startswith("error: config.loss: unknown GAN loss 'vanilla'")
   )
   assert not os.path.exists(tmp_path / 'checkpoints')
+
+
+def test_configs_load_reads_a_config_file_as_the_flag_does(tmp_path):
+  path = os.path.join(ROOT, 'experiments/dcgan/digits.py')
+  assert configs.load(f'{path}:smoke').to_dict() == configs.load(path, 'smoke').to_dict()
+  assert configs.load(path).train.num_steps == 1500
+  with pytest.raises(ConfigError, match='no config file'):
+    configs.load(str(tmp_path / 'missing.py'))
+  (tmp_path / 'empty.py').write_text('x = 1\n')
+  with pytest.raises(ConfigError, match='defines no get_config'):
+    configs.load(str(tmp_path / 'empty.py'))
