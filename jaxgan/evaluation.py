@@ -448,10 +448,10 @@ def create_evaluators(config, outputs: evaluators.Outputs, game) -> list:
 def evaluate_workdir(
   workdir: str,
   *,
-  metrics_: str = 'fid',
+  metrics: str = 'fid',
   n: int = 1000,
   ref: str = 'train',
-  features_: str = '',
+  features: str = '',
   resize: str = 'legacy',
   inception_weights: str = '',
   which: str = 'latest',
@@ -473,10 +473,10 @@ def evaluate_workdir(
   config, state = sample.load_state(workdir, which)
   game = games.of(config)
   options = Options(
-    metrics=parse_metrics(metrics_),
+    metrics=parse_metrics(metrics),
     n=n,
     ref=ref,
-    features=features_,
+    features=features,
     resize=resize,
     inception_weights=inception_weights,
     batch_size=batch_size,

