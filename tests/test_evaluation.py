@@ -227,3 +227,21 @@ def test_classifier_command_trains_and_caches(tmp_path):
   assert 'digits classifier: held-out accuracy' in out.stdout
   assert (tmp_path / 'classifiers' / 'digits.msgpack').exists()
   assert json.loads((tmp_path / 'classifiers' / 'digits.msgpack.json').read_text())['steps'] == 30
+
+
+def test_evaluate_command_prints_the_table_and_errors_in_one_line(digits_run):
+  def run(*flags):
+    return subprocess.run(
+      [sys.executable, '-m', 'jaxgan.experiments.evaluate', f'--workdir={digits_run}', *flags],
+      capture_output=True,
+      text=True,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'),
+      cwd=ROOT,
+    )
+
+  ok = run('--features=classifier', '--metrics=fid,class_coverage', '--n=50')
+  assert ok.returncode == 0, ok.stderr[-2000:]
+  assert 'fid' in ok.stdout and 'classes' in ok.stdout and 'samples: 50' in ok.stdout
+  bad = run('--metrics=fid,bogus')
+  assert bad.returncode == 1
+  assert bad.stderr.strip().splitlines()[-1].startswith("error: unknown metrics ['bogus']")
