@@ -31,8 +31,13 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
 
 
 def maybe_compile(module: torch.nn.Module, args: argparse.Namespace) -> torch.nn.Module:
-  """`torch.compile(module, mode=args.compile)` when asked, else the module itself."""
-  return torch.compile(module, mode=args.compile) if args.compile else module
+  """`torch.compile(module, mode=args.compile, dynamic=False)` when asked, else the module.
+
+  Static shapes, as the benchmark's are: D is called on real and on detached fakes, and
+  the recompile that causes would otherwise turn dynamic, which fails in torch 2.13's
+  inductor on this CPU at DCGAN-64 ('Cannot convert expression to float').
+  """
+  return torch.compile(module, mode=args.compile, dynamic=False) if args.compile else module
 
 
 def setup(args: argparse.Namespace) -> tuple[torch.device, contextlib.AbstractContextManager]:
