@@ -14,6 +14,7 @@ Metrics (`--metrics` / `config.evals.<name>.metrics`):
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -350,10 +351,16 @@ class Evaluation:
     return values, fake
 
 
+@functools.cache
+def _jitted_generate(game):
+  """One jitted sampler per game: evaluations every few steps reuse its compilation."""
+  return jax.jit(game.generate, static_argnames='use_ema')
+
+
 def generate(state, game, n: int, *, seed: int, use_ema: bool = True, dp=None, chunk: int = 500):
   """`n` generator outputs for latents drawn from `seed`, in chunks."""
   z = np.asarray(jax.random.normal(jax.random.key(seed), (n, *state.latent_shape)))
-  fn = jax.jit(game.generate, static_argnames='use_ema')
+  fn = _jitted_generate(game)
   out = []
   for i in range(0, n, chunk):
     batch = z[i : i + chunk] if dp is None else dp.replicate(z[i : i + chunk])
@@ -386,8 +393,7 @@ class Quality(evaluators.Evaluator):
     self.options.progress = False
     self.options.seed = config.seed
     self.config, self.outputs, self.game = config, outputs, game
-    feature_kind(self.options, config)  # bad settings stop the run before training
-    check_metrics(self.options, feature_kind(self.options, config))
+    check_metrics(self.options, feature_kind(self.options, config))  # before training starts
     self._evaluation: Evaluation | None = None
     self._last: tuple[int, dict] | None = None
 
