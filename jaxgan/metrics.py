@@ -121,18 +121,22 @@ def inception_score(logits: np.ndarray, *, splits: int = 10) -> tuple[float, flo
   return float(np.mean(scores)), float(np.std(scores))
 
 
+@jax.jit
+def _distance_rows(x: jax.Array, b: jax.Array) -> jax.Array:
+  sq = jnp.sum(x * x, axis=1)[:, None] + jnp.sum(b * b, axis=1)[None, :] - 2.0 * x @ b.T
+  return jnp.sqrt(jnp.maximum(sq, 0.0))
+
+
 def pairwise_distances(a: np.ndarray, b: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
-  """Euclidean distances `[len(a), len(b)]`, computed in row chunks with JAX."""
-  b = jnp.asarray(b, jnp.float32)
-  b_sq = jnp.sum(b * b, axis=1)
+  """Euclidean distances `[len(a), len(b)]`, computed in row chunks with JAX.
 
-  @jax.jit
-  def rows(x):
-    sq = jnp.sum(x * x, axis=1)[:, None] + b_sq[None, :] - 2.0 * x @ b.T
-    return jnp.sqrt(jnp.maximum(sq, 0.0))
-
-  a = np.asarray(a, np.float32)
-  return np.concatenate([np.asarray(rows(a[i : i + chunk])) for i in range(0, len(a), chunk)])
+  One jitted function at module level: evaluations repeated during training reuse
+  its compilations (one per shape) instead of tracing a new closure each call.
+  """
+  a, b = np.asarray(a, np.float32), jnp.asarray(b, jnp.float32)
+  return np.concatenate(
+    [np.asarray(_distance_rows(a[i : i + chunk], b)) for i in range(0, len(a), chunk)]
+  )
 
 
 def knn_radii(x: np.ndarray, k: int) -> np.ndarray:

@@ -33,29 +33,19 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
 
   def run():
-    if _ARITHMETIC.value:
-      path = sample.arithmetic(
-        _WORKDIR.value,
-        _ARITHMETIC.value,
-        n=_N.value,
-        output=_OUTPUT.value,
-        seed=_SEED.value,
-        use_ema=_EMA.value,
-        which=_CHECKPOINT.value,
-      )
-      logging.info('Wrote %s', path)
-      print(path)
-      return
-    path = sample.sample_from_workdir(
-      _WORKDIR.value,
+    common = dict(
       n=_N.value,
-      interpolate=_INTERPOLATE.value,
       output=_OUTPUT.value,
-      fmt=_FORMAT.value,
       seed=_SEED.value,
       use_ema=_EMA.value,
       which=_CHECKPOINT.value,
     )
+    if _ARITHMETIC.value:
+      path = sample.arithmetic(_WORKDIR.value, _ARITHMETIC.value, **common)
+    else:
+      path = sample.sample_from_workdir(
+        _WORKDIR.value, interpolate=_INTERPOLATE.value, fmt=_FORMAT.value, **common
+      )
     logging.info('Wrote %s', path)
     print(path)
 
