@@ -43,6 +43,10 @@ RESUMABLE_KEYS = (
 )
 
 
+# Model counts where 0 means "off" (every other model count must be >= 1).
+OPTIONAL_COUNTS = ('mbstd_group', 'maxout')
+
+
 def adam(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999) -> ConfigDict:
   """An optimizer section: Adam (the DCGAN reference's 2e-4, betas (0.5, 0.999) by default)."""
   return ConfigDict({'name': 'adam', 'learning_rate': learning_rate, 'b1': b1, 'b2': b2})
@@ -53,6 +57,7 @@ def base() -> ConfigDict:
   config = ConfigDict()
   config.game = 'gan'  # a module of jaxgan/games/: gan, cyclegan, pix2pix
   config.seed = 0
+  config.num_seeds = 1  # > 1: seeds seed, seed + 1, ... trained at once, vmapped (jaxgan/seeds.py)
 
   config.optimizer = ConfigDict({'g': adam(), 'd': adam()})
 
@@ -63,6 +68,7 @@ def base() -> ConfigDict:
   config.loss.r1_gamma = 0.0
   config.loss.r2_gamma = 0.0
   config.loss.d_joint = False
+  config.loss.unroll = 0  # G against D after this many look-ahead updates (unrolled GAN)
 
   config.train = ConfigDict()
   config.train.batch_size = 64
@@ -171,8 +177,8 @@ def check_values(config: ConfigDict) -> None:
   """Every number in the config within its range, so no bad value reaches JAX or Orbax.
 
   Rules by section, so a new key is covered without being listed: in `model`
-  every count (width, features, layers, sizes, hidden widths) is >= 1 and a
-  `dropout` is in [0, 1); in `loss` every weight or gamma is >= 0 and
+  every count (width, features, layers, sizes, hidden widths) is >= 1 (those of
+  `OPTIONAL_COUNTS` >= 0, where 0 is off) and a `dropout` is in [0, 1); in `loss` every weight or gamma is >= 0 and
   `n_critic` >= 1; in `optimizer` learning rates are > 0, betas in [0, 1) and
   every other number >= 0; in `data` sizes are >= 1; everywhere, numbers are finite.
   """
@@ -190,6 +196,9 @@ def check_values(config: ConfigDict) -> None:
     if key.endswith('dropout'):
       if not 0.0 <= value < 1.0:
         raise _range_error(key, value, 'in [0, 1)')
+    elif key.endswith(OPTIONAL_COUNTS):
+      if value < 0:
+        raise _range_error(key, value, '>= 0 (0: off)')
     elif value < 1:
       raise _range_error(key, value, '>= 1')
   for key, value in _numbers(config.loss, 'loss'):
@@ -316,9 +325,21 @@ def flatten(d: dict) -> dict[str, object]:
   return {k: list(v) if isinstance(v, tuple) else v for k, v in flat.items()}
 
 
+# Keys added after runs were stored, with the value that means "as before": a stored config
+# without them resumes under that value.
+ADDED_KEYS = {
+  'num_seeds': 1,
+  'loss.unroll': 0,
+  'model.pack': 1,
+  'model.mbstd_group': 0,
+  'model.d_maxout': 0,
+}
+
+
 def experiment_differences(old: dict, new: dict) -> list[str]:
   """Keys (dotted) whose values differ between two config dicts, ignoring RESUMABLE_KEYS."""
   old_flat, new_flat = flatten(old), flatten(new)
+  old_flat = {**{k: v for k, v in ADDED_KEYS.items() if k in new_flat}, **old_flat}
   resumable = lambda k: any(k == r or k.startswith(r + '.') for r in RESUMABLE_KEYS)
   keys = sorted(set(old_flat) | set(new_flat))
   return [k for k in keys if not resumable(k) and old_flat.get(k) != new_flat.get(k)]

@@ -461,6 +461,7 @@ def evaluate_workdir(
   resize: str = 'legacy',
   inception_weights: str = '',
   which: str = 'latest',
+  seed_index: int = 0,
   seed: int = 0,
   use_ema: bool = True,
   batch_size: int = 50,
@@ -476,7 +477,7 @@ def evaluate_workdir(
 
   if n < 2:
     raise ConfigError(f'--n must be >= 2; got {n}')
-  config, state = sample.load_state(workdir, which)
+  config, state = sample.load_state(workdir, which, seed_index)
   game = games.of(config)
   options = Options(
     metrics=parse_metrics(metrics),
@@ -495,6 +496,7 @@ def evaluate_workdir(
   result = {
     'workdir': os.path.abspath(workdir),
     'checkpoint': which,
+    'seed_index': seed_index,
     'step': int(state.step),
     'ema': bool(use_ema and state.ema is not None),
     'seed': seed,

@@ -375,3 +375,37 @@ def _fast_conv_transpose_bwd(stride, padding, output_padding, residuals, dy):
 
 
 _fast_conv_transpose.defvjp(_fast_conv_transpose_fwd, _fast_conv_transpose_bwd)
+
+
+def minibatch_stddev(x: Array, group_size: int = 4) -> Array:
+  """Appends one feature: the standard deviation across a group of examples (Karras et al. 2018).
+
+  Examples are split into groups of `group_size` (the whole batch when it is
+  smaller or does not divide); each example gets, as an extra channel, the
+  mean over its features of the per-feature standard deviation within its
+  group. A D that sees it can tell a batch of near-copies (a collapsed G)
+  from a varied real batch. Works on `[B, F]` and `[B, H, W, C]` inputs.
+  """
+  n = x.shape[0]
+  group = group_size if 0 < group_size <= n and n % group_size == 0 else n
+  y = x.astype(jnp.float32).reshape(group, n // group, *x.shape[1:])  # [G, M, ...]
+  std = jnp.sqrt(jnp.var(y, axis=0) + 1e-8)  # [M, ...]
+  std = jnp.mean(std.reshape(n // group, -1), axis=-1)  # [M]
+  feature = jnp.tile(std, group)  # example i belongs to column i % M
+  feature = feature.reshape(n, *([1] * (x.ndim - 1)))
+  feature = jnp.broadcast_to(feature, (*x.shape[:-1], 1)).astype(x.dtype)
+  return jnp.concatenate([x, feature], axis=-1)
+
+
+def pack(x: Array, m: int) -> Array:
+  """PacGAN packing: `[B, ..., C]` -> `[B / m, ..., m * C]`, m consecutive examples per row.
+
+  Raises:
+    ValueError: if the batch does not split into groups of `m`.
+  """
+  if m == 1:
+    return x
+  if x.shape[0] % m:
+    raise ValueError(f'a batch of {x.shape[0]} does not pack into groups of {m} (PacGAN pack)')
+  y = x.reshape(x.shape[0] // m, m, *x.shape[1:])
+  return jnp.moveaxis(y, 1, -2).reshape(x.shape[0] // m, *x.shape[1:-1], m * x.shape[-1])

@@ -130,9 +130,15 @@ def get_adversarial_loss(name: str) -> AdversarialLoss:
 
 
 def _per_example_grad_sq_norm(critic_fn: Callable[[Array], Array], x: Array) -> Array:
-  """||d critic(x)_i / d x_i||^2 for each example (examples must not interact in critic_fn)."""
-  grads = jax.grad(lambda x: jnp.sum(critic_fn(x)))(x)
-  return jnp.sum(jnp.square(grads.reshape(grads.shape[0], -1)), axis=-1)
+  """||d critic(x)_i / d x_i||^2 for each critic output `i` (outputs must not interact).
+
+  One output per example, `[B]`; a packing critic (PacGAN) that judges `m`
+  consecutive examples jointly gives `[B / m]`: the norm of the gradient of
+  each output with respect to its whole pack.
+  """
+  logits, pullback = jax.vjp(critic_fn, x)
+  (grads,) = pullback(jnp.ones_like(logits))
+  return jnp.sum(jnp.square(grads.reshape(logits.shape[0], -1)), axis=-1)
 
 
 def gradient_penalty(
@@ -153,7 +159,10 @@ def gradient_penalty(
   """
   if real.shape != fake.shape:
     raise ValueError(f'real {real.shape} and fake {fake.shape} must have the same shape')
-  alpha = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
+  # One weight per critic output: a packing critic's pack is interpolated as one point.
+  n = jax.eval_shape(critic_fn, real).shape[0]
+  alpha = jax.random.uniform(rng, (n,) + (1,) * (real.ndim - 1), real.dtype)
+  alpha = jnp.repeat(alpha, real.shape[0] // n, axis=0)
   x_hat = real + alpha * (fake - real)
   norm = jnp.sqrt(_per_example_grad_sq_norm(critic_fn, x_hat) + 1e-12)
   return jnp.square(norm - target)

@@ -7,7 +7,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import checkpoint, games, images
+from jaxgan import checkpoint, games, images, seeds
 from jaxgan.data import toy2d
 from jaxgan.errors import CheckpointError, ConfigError
 
@@ -34,15 +34,22 @@ def checkpoint_name(workdir: str, which: str = 'latest') -> str:
   return kept[0]
 
 
-def load_state(workdir: str, which: str = 'latest'):
-  """(config, state) of the newest checkpoint in `workdir` (`which`: see `checkpoint_name`)."""
+def load_state(workdir: str, which: str = 'latest', seed_index: int = 0):
+  """(config, state) of the newest checkpoint in `workdir` (`which`: see `checkpoint_name`).
+
+  A run of several seeds (`config.num_seeds > 1`) gives seed `seed_index`'s
+  state and single-seed config (`seeds.seed_config`).
+  """
   ckpt = checkpoint.Checkpointer(workdir, create=False, name=checkpoint_name(workdir, which))
   step = ckpt.latest_step()
   if step is None:
     raise CheckpointError(f'no checkpoint in {ckpt.directory}; train first')
-  config = ml_collections.ConfigDict(ckpt.stored_config(step))
-  state = ckpt.restore(games.of(config).create_state(config), step)
+  stored = ml_collections.ConfigDict(ckpt.stored_config(step))
+  config = seeds.seed_config(stored, seed_index)  # checks the index before any restore
+  state = ckpt.restore(games.of(stored).create_state(stored), step)
   ckpt.close()
+  if stored.get('num_seeds', 1) > 1:
+    state = seeds.select(state, seed_index)
   return config, state
 
 
@@ -56,6 +63,7 @@ def sample_from_workdir(
   seed: int = 0,
   use_ema: bool = True,
   which: str = 'latest',
+  seed_index: int = 0,
 ) -> str:
   """Writes `n` samples (or `n` interpolation rows) of the newest checkpoint; returns the path.
 
@@ -68,12 +76,13 @@ def sample_from_workdir(
     seed: latent seed.
     use_ema: sample with the EMA generator if the run kept one.
     which: the checkpoint: 'latest', 'best' or 'best:METRIC'.
+    seed_index: which seed of a `config.num_seeds > 1` run.
   """
   if fmt not in FORMATS:
     raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
   if n < 1:
     raise ConfigError(f'--n must be >= 1; got {n}')
-  config, state = load_state(workdir, which)
+  config, state = load_state(workdir, which, seed_index)
   game = games.of(config)
   rng = jax.random.key(seed)
   if interpolate:
@@ -102,6 +111,7 @@ def sample_from_workdir(
         'n': n,
         'interpolate': interpolate,
         'seed': seed,
+        'seed_index': seed_index,
         'ema': bool(use_ema and state.ema is not None),
       },
       f,
@@ -132,6 +142,7 @@ def arithmetic(
   seed: int = 0,
   use_ema: bool = True,
   which: str = 'latest',
+  seed_index: int = 0,
   pool: int = 2000,
   variants: int = 8,
 ) -> str:
@@ -149,7 +160,7 @@ def arithmetic(
   parts = [_group(g) for g in groups.split(',')]
   if len(parts) != 3:
     raise ConfigError(f'--arithmetic takes three groups A,B,C (A - B + C); got {groups!r}')
-  config, state = load_state(workdir, which)
+  config, state = load_state(workdir, which, seed_index)
   if len(state.latent_shape) != 1 or config.data.source == 'toy2d':
     raise ConfigError('--arithmetic needs an image GAN with a vector latent')
   game = games.of(config)

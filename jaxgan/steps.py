@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan import losses
-from jaxgan.state import GANState, PlayerState, apply_update
+from jaxgan.state import GANState, PlayerState, apply_update, pmean
 
 Array = jax.Array
 Metrics = dict[str, Array]
@@ -54,8 +54,9 @@ def generate(state: GANState, z: Array, *, use_ema: bool = True) -> Array:
   return out
 
 
-def _d_update(
+def _d_loss(
   d: PlayerState,
+  params,
   real: Array,
   fake: Array,
   rng: Array,
@@ -65,44 +66,82 @@ def _d_update(
   r1_gamma: float,
   r2_gamma: float,
   d_joint: bool,
+) -> tuple[Array, tuple[Any, Metrics]]:
+  """D's objective at `params`: `(total, (collections after the call, metrics))`."""
+  adversarial = losses.get_adversarial_loss(loss)
+  if d_joint:
+    logits, collections = d.apply(params, jnp.concatenate([real, fake]), train=True)
+    real_logits, fake_logits = jnp.split(logits, 2)
+  else:
+    real_logits, collections = d.apply(params, real, train=True)
+    fake_logits, collections = d.apply(params, fake, train=True, collections=collections)
+  total = jnp.mean(adversarial.d(real_logits, fake_logits))
+  metrics = {
+    'd_loss': total,
+    'd_real_logit': jnp.mean(real_logits),
+    'd_fake_logit': jnp.mean(fake_logits),
+  }
+  # Penalties see D in training mode; their BatchNorm updates are dropped.
+  critic = lambda x: d.apply(params, x, train=True, collections=collections)[0]
+  if gp_weight:
+    gp = jnp.mean(losses.gradient_penalty(critic, real, fake, rng))
+    metrics['gp'] = gp
+    total += gp_weight * gp
+  if r1_gamma:
+    r1 = jnp.mean(losses.r1_penalty(critic, real))
+    metrics['r1'] = r1
+    total += 0.5 * r1_gamma * r1
+  if r2_gamma:
+    r2 = jnp.mean(losses.r2_penalty(critic, fake))
+    metrics['r2'] = r2
+    total += 0.5 * r2_gamma * r2
+  metrics['d_total'] = total
+  return total, (collections, metrics)
+
+
+def _d_update(
+  d: PlayerState,
+  real: Array,
+  fake: Array,
+  rng: Array,
+  *,
   axis_name: str | None = None,
+  **d_settings,
 ) -> tuple[PlayerState, Metrics]:
   """One optimizer update of D on `real` and (constant) `fake`."""
-  adversarial = losses.get_adversarial_loss(loss)
   fake = jax.lax.stop_gradient(fake)
-
-  def loss_fn(params):
-    if d_joint:
-      logits, collections = d.apply(params, jnp.concatenate([real, fake]), train=True)
-      real_logits, fake_logits = jnp.split(logits, 2)
-    else:
-      real_logits, collections = d.apply(params, real, train=True)
-      fake_logits, collections = d.apply(params, fake, train=True, collections=collections)
-    total = jnp.mean(adversarial.d(real_logits, fake_logits))
-    metrics = {
-      'd_loss': total,
-      'd_real_logit': jnp.mean(real_logits),
-      'd_fake_logit': jnp.mean(fake_logits),
-    }
-    # Penalties see D in training mode; their BatchNorm updates are dropped.
-    critic = lambda x: d.apply(params, x, train=True, collections=collections)[0]
-    if gp_weight:
-      gp = jnp.mean(losses.gradient_penalty(critic, real, fake, rng))
-      metrics['gp'] = gp
-      total += gp_weight * gp
-    if r1_gamma:
-      r1 = jnp.mean(losses.r1_penalty(critic, real))
-      metrics['r1'] = r1
-      total += 0.5 * r1_gamma * r1
-    if r2_gamma:
-      r2 = jnp.mean(losses.r2_penalty(critic, fake))
-      metrics['r2'] = r2
-      total += 0.5 * r2_gamma * r2
-    metrics['d_total'] = total
-    return total, (collections, metrics)
-
-  grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
+  grads, (collections, metrics) = jax.grad(_d_loss, argnums=1, has_aux=True)(
+    d, d.params, real, fake, rng, **d_settings
+  )
   return apply_update(d, grads, collections, metrics, name='d', axis_name=axis_name)
+
+
+def unrolled_d(
+  d: PlayerState,
+  real: Array,
+  fake: Array,
+  rng: Array,
+  *,
+  unroll: int,
+  axis_name: str | None = None,
+  **d_settings,
+) -> PlayerState:
+  """D after `unroll` look-ahead updates on `real` and `fake` (Metz et al., 2017).
+
+  Nothing is stopped: the result is differentiable in `fake`, so a G loss
+  evaluated with it sees how D would answer G's move. A `lax.scan`, so the
+  compiled size does not grow with `unroll`; `unroll=0` returns `d`.
+  """
+
+  def update(d, i):
+    grads, (collections, _) = jax.grad(_d_loss, argnums=1, has_aux=True)(
+      d, d.params, real, fake, jax.random.fold_in(rng, i), **d_settings
+    )
+    grads = pmean(grads, axis_name)
+    return d.apply_gradients(grads, collections), None
+
+  d, _ = jax.lax.scan(update, d, jnp.arange(unroll))
+  return d
 
 
 def _g_forward(state: GANState, z: Array):
@@ -118,19 +157,26 @@ def _g_update(
   real: Array,
   *,
   loss: str,
+  unroll: int = 0,
+  rng: Array | None = None,
+  d_settings: dict[str, Any] | None = None,
   axis_name: str | None = None,
 ) -> tuple[PlayerState, Metrics]:
-  """One optimizer update of G through D (D's variables are read, never written)."""
+  """One optimizer update of G through D (D's variables are read, never written).
+
+  With `unroll > 0` G's loss is taken against D after `unroll` look-ahead
+  updates on `real` and G's own fakes (`unrolled_d`), differentiated through.
+  """
   adversarial = losses.get_adversarial_loss(loss)
-  d = state.d
-  if adversarial.g_needs_real:
-    real_logits = jax.lax.stop_gradient(d.apply(d.params, real, train=True)[0])
-  else:
-    real_logits = None
 
   def loss_fn(fake):
+    d = state.d
+    if unroll:
+      d = unrolled_d(d, real, fake, rng, unroll=unroll, axis_name=axis_name, **d_settings)
     fake_logits, _ = d.apply(d.params, fake, train=True)
-    ref = fake_logits if real_logits is None else real_logits
+    ref = fake_logits
+    if adversarial.g_needs_real:
+      ref = jax.lax.stop_gradient(d.apply(d.params, real, train=True)[0])
     return jnp.mean(adversarial.g(ref, fake_logits))
 
   g_loss, d_fake = jax.value_and_grad(loss_fn)(fake)
@@ -233,6 +279,7 @@ def train_step(
   r2_gamma: float = 0.0,
   ema_decay: float | None = None,
   d_joint: bool = False,
+  unroll: int = 0,
   axis_name: str | None = None,
 ) -> tuple[GANState, Metrics]:
   """`n_critic` D updates, then one G update against the updated D.
@@ -247,6 +294,8 @@ def train_step(
     r2_gamma: R2 weight gamma, on fakes (0: off).
     ema_decay: decay of G's EMA (None: no update).
     d_joint: D sees real and fake in one call (see the module docstring).
+    unroll: G's loss against D after this many look-ahead updates on the same
+      real batch and G's fakes, differentiated through (unrolled GAN; 0: off).
     axis_name: the `pmap` axis: gradients and metrics are averaged over it and
       latents are drawn for the global batch (None under `jit`, where the
       compiler partitions the global computation). BatchNorm layers must be
@@ -257,14 +306,9 @@ def train_step(
   """
   real = _check_batch(batch, n_critic)
   reals = jnp.split(real, n_critic)
-  d_settings = dict(
-    loss=loss,
-    gp_weight=gp_weight,
-    r1_gamma=r1_gamma,
-    r2_gamma=r2_gamma,
-    d_joint=d_joint,
-    axis_name=axis_name,
-  )
+  objective = dict(loss=loss, gp_weight=gp_weight, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
+  objective['d_joint'] = d_joint
+  d_settings = dict(objective, axis_name=axis_name)
   latent = lambda rng, n: sample_latent(state, rng, n, axis_name)
   d = state.d
   for i in range(n_critic - 1):
@@ -276,7 +320,16 @@ def train_step(
   d, d_metrics = _d_update(d, reals[-1], fake, pen_rng, **d_settings)
   state = state.replace(d=d)
   g, g_metrics = _g_update(
-    state, fake, g_vjp, g_collections, reals[-1], loss=loss, axis_name=axis_name
+    state,
+    fake,
+    g_vjp,
+    g_collections,
+    reals[-1],
+    loss=loss,
+    unroll=unroll,
+    rng=jax.random.fold_in(pen_rng, 1),
+    d_settings=objective,
+    axis_name=axis_name,
   )
   state = state.replace(step=state.step + 1, g=g, ema=_update_ema(state.ema, g, ema_decay))
   return state, {**d_metrics, **g_metrics}
@@ -290,6 +343,7 @@ STEP_SETTINGS: tuple[str, ...] = (
   'r2_gamma',
   'ema_decay',
   'd_joint',
+  'unroll',
   'axis_name',
 )
 
@@ -300,6 +354,8 @@ def step_settings(**kwargs: Any) -> dict[str, Any]:
   if unknown:
     raise ValueError(f'unknown train_step setting(s) {unknown}; known: {list(STEP_SETTINGS)}')
   losses.get_adversarial_loss(kwargs.get('loss', 'non_saturating'))
+  if kwargs.get('unroll', 0) < 0:
+    raise ValueError(f'unroll must be >= 0; got {kwargs["unroll"]}')
   if kwargs.get('n_critic', 1) < 1:
     raise ValueError(f'n_critic must be >= 1; got {kwargs["n_critic"]}')
   decay = kwargs.get('ema_decay')

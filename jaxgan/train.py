@@ -222,7 +222,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   restored = ckpt.restore_newest(dp.get_state(state), config_dict)
   if restored is not None:
     state = dp.put_state(restored[0])
-  start = int(dp.fetch(state.step, per_device=True))
+  start = int(np.ravel(dp.fetch(state.step, per_device=True))[0])  # [num_seeds] if stacked
   if start:
     logging.info('Resumed from %s at step %d.', ckpt.directory, start)
   if is_main:
@@ -279,7 +279,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     steps_per_s = (step - last_log_step) / elapsed
     values.update(
       steps_per_s=steps_per_s,
-      img_per_s=steps_per_s * config.train.batch_size,
+      img_per_s=steps_per_s * config.train.batch_size * config.get('num_seeds', 1),
       input_wait_fraction=input_wait / elapsed,
     )
     writer.scalars(step, values)

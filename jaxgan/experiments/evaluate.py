@@ -3,6 +3,7 @@
 python -m jaxgan.experiments.evaluate --workdir=W --metrics=fid,kid,is,pr,dc,memorisation
     --n=N [--ref=train|tfds:NAME/SPLIT|DIR|stats.npz] [--features=inception|classifier|raw]
     [--resize=legacy|clean] [--inception_weights=FILE] [--checkpoint=latest|best|best:METRIC]
+    [--seed_index=I]  (seed I of a run trained with --config.num_seeds=N)
 
 Prints a table of the values with the conditions they were measured under and
 writes WORKDIR/eval.json (see jaxgan/evaluation.py).
@@ -23,6 +24,7 @@ _FEATURES = flags.DEFINE_string('features', '', 'inception, classifier or raw (d
 _RESIZE = flags.DEFINE_enum('resize', 'legacy', ['legacy', 'clean'], "Inception's resize.")
 _WEIGHTS = flags.DEFINE_string('inception_weights', '', 'Inception weights (.pth or TorchScript).')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'latest, best or best:METRIC.')
+_SEED_INDEX = flags.DEFINE_integer('seed_index', 0, 'Which seed of a config.num_seeds > 1 run.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Latent seed of the samples.')
 _EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept one.')
 _BATCH = flags.DEFINE_integer('batch_size', 50, 'Images per feature-extraction call.')
@@ -44,6 +46,7 @@ def main(argv):
       resize=_RESIZE.value,
       inception_weights=_WEIGHTS.value,
       which=_CHECKPOINT.value,
+      seed_index=_SEED_INDEX.value,
       seed=_SEED.value,
       use_ema=_EMA.value,
       batch_size=_BATCH.value,

@@ -2,6 +2,7 @@
 
 python -m jaxgan.experiments.sample --workdir=W --n=64 [--interpolate] [--output=F]
     [--format=png|npy] [--seed=0] [--noema] [--checkpoint=latest|best|best:METRIC]
+    [--seed_index=I]  (seed I of a run trained with --config.num_seeds=N)
 python -m jaxgan.experiments.sample --workdir=W --arithmetic=class:7,class:1,class:3
 python -m jaxgan.experiments.sample --workdir=W --arithmetic=3+7+12,1+5,20 --n=64 --seed=0
 """
@@ -19,6 +20,7 @@ _FORMAT = flags.DEFINE_enum('format', 'png', sample.FORMATS, 'PNG grid or raw .n
 _SEED = flags.DEFINE_integer('seed', 0, 'Latent seed.')
 _EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept one.')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'latest, best or best:METRIC.')
+_SEED_INDEX = flags.DEFINE_integer('seed_index', 0, 'Which seed of a config.num_seeds > 1 run.')
 _ARITHMETIC = flags.DEFINE_string(
   'arithmetic',
   '',
@@ -39,6 +41,7 @@ def main(argv):
       seed=_SEED.value,
       use_ema=_EMA.value,
       which=_CHECKPOINT.value,
+      seed_index=_SEED_INDEX.value,
     )
     if _ARITHMETIC.value:
       path = sample.arithmetic(_WORKDIR.value, _ARITHMETIC.value, **common)

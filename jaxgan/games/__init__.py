@@ -116,8 +116,10 @@ def get(name: str) -> Game:
 
 
 def of(config: ConfigDict) -> Game:
-  """The game of a config (`config.game`)."""
-  return get(config.get('game', 'gan'))
+  """The game of a config (`config.game`), vmapped over seeds when `config.num_seeds > 1`."""
+  from jaxgan import seeds  # it builds on this module
+
+  return seeds.wrap(get(config.get('game', 'gan')), config)
 
 
 def for_model(model: str) -> Game:

@@ -38,6 +38,8 @@ def dcgan_config() -> ConfigDict:
   config.model.latent_dim = 100
   config.model.g_conv_impl = 'fast'
   config.model.d_conv_impl = 'fast'
+  config.model.pack = 1  # PacGAN: D judges this many images jointly (stacked on channels)
+  config.model.mbstd_group = 0  # minibatch stddev channel over groups of this size; 0: off
 
   config.data = ConfigDict()
   config.data.source = 'digits'  # digits | tfds | folder
@@ -68,6 +70,9 @@ def toy2d_config() -> ConfigDict:
   config.model.g_hidden = (400, 400, 400, 400)
   config.model.d_hidden = (200, 200, 200)
   config.model.g_batchnorm = True
+  config.model.pack = 1  # PacGAN: D judges this many samples jointly
+  config.model.d_maxout = 0  # pieces of D's maxout units (PacGAN's D: 5); 0: LeakyReLU
+  config.model.mbstd_group = 0  # minibatch stddev feature over groups of this size; 0: off
 
   config.data = ConfigDict()
   config.data.source = 'toy2d'
@@ -111,6 +116,7 @@ def step_settings(config: ConfigDict) -> dict[str, Any]:
       r1_gamma=loss.r1_gamma,
       r2_gamma=loss.r2_gamma,
       d_joint=loss.d_joint,
+      unroll=loss.get('unroll', 0),
       ema_decay=config.train.ema_decay if config.train.use_ema else None,
     )
   except ValueError as e:
@@ -195,6 +201,13 @@ class GAN(games.Game):
 
   def validate(self, config: ConfigDict) -> None:
     step_settings(config)
+    pack = config.model.get('pack', 1)
+    d_batch = config.train.batch_size // config.loss.n_critic
+    if d_batch % pack:
+      raise ConfigError(
+        f'config.model.pack={pack} must divide the D batch (config.train.batch_size / '
+        f'config.loss.n_critic = {d_batch})'
+      )
     if config.parallel == 'pmap' and config.loss.name == 'relativistic_average':
       raise ConfigError(
         "config.loss.name='relativistic_average' averages logits over the batch; "
@@ -224,7 +237,7 @@ class GAN(games.Game):
       g_tx=optim.create_optimizer(config.optimizer.g, 'g'),
       d_tx=optim.create_optimizer(config.optimizer.d, 'd'),
       g_inputs=[jnp.zeros((1, latent_dim))],
-      d_inputs=[jnp.zeros((1, *example_shape(config)))],
+      d_inputs=[jnp.zeros((config.model.get('pack', 1), *example_shape(config)))],
       latent_shape=(latent_dim,),
       use_ema=config.train.use_ema,
     )

@@ -17,6 +17,8 @@ def _dcgan(
   latent_dim: int = 100,
   g_conv_impl: str = 'fast',
   d_conv_impl: str = 'fast',
+  pack: int = 1,
+  mbstd_group: int = 0,
   dtype: Any = None,
   bn_axis_name: str | None = None,
 ):
@@ -33,6 +35,8 @@ def _dcgan(
     size=size,
     channels=channels,
     width=width,
+    pack=pack,
+    mbstd_group=mbstd_group,
     conv_impl=d_conv_impl,
     dtype=dtype,
     bn_axis_name=bn_axis_name,
@@ -47,6 +51,11 @@ def _mlp(
   g_hidden=(128, 128),
   d_hidden=(128, 128),
   g_batchnorm: bool = False,
+  pack: int = 1,
+  d_maxout: int = 0,
+  mbstd_group: int = 0,
+  d_fourier_features: int = 0,
+  d_fourier_scale: float = 1.0,
   dtype: Any = None,
   bn_axis_name: str | None = None,
 ):
@@ -58,7 +67,17 @@ def _mlp(
     dtype=dtype,
     bn_axis_name=bn_axis_name,
   )
-  return g, mlp.Discriminator(hidden=tuple(d_hidden), data_dim=data_dim, dtype=dtype)
+  d = mlp.Discriminator(
+    hidden=tuple(d_hidden),
+    data_dim=data_dim,
+    pack=pack,
+    maxout=d_maxout,
+    mbstd_group=mbstd_group,
+    fourier_features=d_fourier_features,
+    fourier_scale=d_fourier_scale,
+    dtype=dtype,
+  )
+  return g, d
 
 
 MODELS: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {

@@ -99,11 +99,16 @@ class Discriminator(nn.Module):
 
   Each `Conv(4, 2, 1)` halves the size and doubles the width (from `width`)
   down to `base x base`; a `base x base` VALID convolution gives one logit.
+  With `pack=m` (PacGAN) D judges m consecutive images stacked on the channel
+  axis and returns `[B / m]` logits; `mbstd_group > 0` appends a minibatch
+  standard deviation channel before the last convolution.
   """
 
   size: int = 64
   channels: int = 3
   width: int = 64
+  pack: int = 1
+  mbstd_group: int = 0
   conv_impl: str = 'fast'
   dtype: Any = None
   bn_axis_name: str | None = None  # the pmap axis: BatchNorm statistics over the global batch
@@ -116,6 +121,7 @@ class Discriminator(nn.Module):
         f'Discriminator wants images [B, {self.size}, {self.size}, {self.channels}]; got {x.shape}'
       )
     base, levels = base_and_levels(self.size)
+    x = layers.pack(x, self.pack)
     conv = lambda f, k, s, p: layers.Conv(
       f,
       k,
@@ -140,5 +146,7 @@ class Discriminator(nn.Module):
         dtype=self.dtype,
       )(x)
       x = nn.leaky_relu(x, 0.2)
+    if self.mbstd_group:
+      x = layers.minibatch_stddev(x, self.mbstd_group)
     x = conv(1, base, 1, 0)(x)
     return x.reshape(x.shape[0]).astype(jnp.float32)

@@ -7,6 +7,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan import layers
+
 Array = jax.Array
 
 
@@ -48,17 +50,52 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-  """Maps points `[B, data_dim]` to logits `[B]` through LeakyReLU(0.2) layers."""
+  """Maps points `[B, data_dim]` to logits `[B / pack]`.
+
+  Attributes:
+    hidden: widths of the hidden layers.
+    data_dim: input dimension.
+    pack: PacGAN packing: D judges `pack` consecutive examples jointly (the
+      batch must divide by it); 1: one logit per example.
+    maxout: pieces of each maxout unit (PacGAN's toy D uses 5); 0: LeakyReLU(0.2).
+    mbstd_group: minibatch standard deviation over groups of this size,
+      appended before the last hidden layer; 0: off.
+    fourier_features: D's input extended to `[x, sin(Wx), cos(Wx)]` with this many
+      rows of a trainable `W ~ N(0, fourier_scale^2)` (Tancik et al. 2020: an
+      MLP on raw low-dimensional coordinates learns fine detail slowly); 0: raw input.
+    dtype: compute dtype (None: float32).
+  """
 
   hidden: Sequence[int] = (128, 128)
   data_dim: int = 2
+  pack: int = 1
+  maxout: int = 0
+  mbstd_group: int = 0
+  fourier_features: int = 0
+  fourier_scale: float = 1.0
   dtype: Any = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool = True) -> Array:
-    del train  # no batch-dependent layers
+    del train  # no batch-dependent layers (minibatch stddev is the same in both modes)
     if x.ndim != 2 or x.shape[-1] != self.data_dim:
       raise ValueError(f'MLP discriminator wants x [B, {self.data_dim}]; got {x.shape}')
-    for width in self.hidden:
-      x = nn.leaky_relu(nn.Dense(width, dtype=self.dtype)(x), 0.2)
+    if self.fourier_features:
+      proj = nn.Dense(
+        self.fourier_features,
+        use_bias=False,
+        kernel_init=nn.initializers.normal(self.fourier_scale),
+        dtype=self.dtype,
+        name='fourier',
+      )(x)
+      x = jnp.concatenate([x, jnp.sin(proj), jnp.cos(proj)], axis=-1)
+    x = layers.pack(x, self.pack)
+    for i, width in enumerate(self.hidden):
+      if self.mbstd_group and i == len(self.hidden) - 1:
+        x = layers.minibatch_stddev(x, self.mbstd_group)
+      if self.maxout:
+        x = nn.Dense(width * self.maxout, dtype=self.dtype)(x)
+        x = jnp.max(x.reshape(*x.shape[:-1], width, self.maxout), axis=-1)
+      else:
+        x = nn.leaky_relu(nn.Dense(width, dtype=self.dtype)(x), 0.2)
     return nn.Dense(1, dtype=self.dtype)(x)[:, 0].astype(jnp.float32)

@@ -1,0 +1,190 @@
+"""The mode-collapse remedies: PacGAN packing, minibatch stddev, unrolled D, vmapped seeds."""
+
+import functools
+import json
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from jaxgan import configs, games, layers, losses, models, sample, seeds, steps, train
+from jaxgan import state as state_lib
+from jaxgan.errors import ConfigError
+from tests import helpers
+
+
+def test_pack_groups_consecutive_examples_on_the_last_axis():
+  x = jnp.arange(8 * 3, dtype=jnp.float32).reshape(8, 3)
+  packed = layers.pack(x, 4)
+  assert packed.shape == (2, 12)
+  np.testing.assert_array_equal(packed[1], np.concatenate(np.asarray(x[4:8])))
+  images = jnp.arange(4 * 2 * 2 * 3, dtype=jnp.float32).reshape(4, 2, 2, 3)
+  packed = layers.pack(images, 2)
+  assert packed.shape == (2, 2, 2, 6)
+  np.testing.assert_array_equal(packed[1, ..., 3:], images[3])
+  assert layers.pack(x, 1) is x
+  with pytest.raises(ValueError, match='does not pack into groups of 3'):
+    layers.pack(x, 3)
+
+
+@pytest.mark.parametrize(
+  'name, kwargs, shape',
+  [
+    ('mlp', dict(pack=4, d_maxout=3, mbstd_group=2, d_fourier_features=8), (8, 2)),
+    (
+      'dcgan',
+      dict(size=16, channels=1, width=4, latent_dim=4, pack=2, mbstd_group=2),
+      (8, 16, 16, 1),
+    ),
+  ],
+)
+def test_packed_discriminators_give_one_logit_per_pack(name, kwargs, shape):
+  _, d = models.create_models(name, kwargs)
+  pack = kwargs['pack']
+  variables = d.init(jax.random.key(0), jnp.zeros((pack, *shape[1:])), train=False)
+  logits = d.apply(variables, jnp.ones(shape), train=False)
+  assert logits.shape == (shape[0] // pack,)
+
+
+def test_minibatch_stddev_is_the_group_std_and_zero_for_copies():
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(8, 5)), jnp.float32)
+  out = layers.minibatch_stddev(x, group_size=4)
+  assert out.shape == (8, 6)
+  np.testing.assert_array_equal(out[:, :5], x)
+  # Example i is in group {i % 2, i % 2 + 2, i % 2 + 4, i % 2 + 6} (column i % M, M = 2).
+  want = np.sqrt(np.var(np.asarray(x)[0::2], axis=0) + 1e-8).mean()
+  np.testing.assert_allclose(out[0, 5], want, rtol=1e-5)
+  np.testing.assert_allclose(out[4, 5], want, rtol=1e-5)
+  copies = layers.minibatch_stddev(jnp.ones((8, 2, 2, 3)), group_size=4)
+  assert copies.shape == (8, 2, 2, 4)
+  np.testing.assert_allclose(copies[..., 3], 1e-4, rtol=1e-3)  # sqrt(0 + 1e-8)
+
+
+def test_penalties_of_a_packing_critic_are_per_pack():
+  w = jnp.array([1.0, 2.0, 3.0, 4.0])  # critic of packs of 2 points in 2-D: w . [x_i, x_j]
+  critic = lambda x: layers.pack(x, 2) @ w
+  real = jnp.ones((6, 2))
+  r1 = losses.r1_penalty(critic, real)
+  np.testing.assert_allclose(r1, np.full(3, np.sum(np.square(w))))
+  gp = losses.gradient_penalty(critic, real, jnp.zeros((6, 2)), jax.random.key(0))
+  np.testing.assert_allclose(gp, np.full(3, (np.sqrt(30.0) - 1) ** 2), rtol=1e-5)
+
+
+# ----- unrolled D ------------------------------------------------------------------------------
+
+G, D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))
+
+
+def _toy_state(g_tx=optax.adam(1e-3), d_tx=optax.adam(1e-3)):
+  return state_lib.create_gan_state(
+    jax.random.key(0),
+    generator=G,
+    discriminator=D,
+    g_tx=g_tx,
+    d_tx=d_tx,
+    g_inputs=[jnp.zeros((1, 2))],
+    d_inputs=[jnp.zeros((1, 2))],
+    latent_shape=(2,),
+    use_ema=False,
+  )
+
+
+def _points(n=16, seed=0):
+  return {'image': jnp.asarray(np.random.default_rng(seed).normal(size=(n, 2)), jnp.float32)}
+
+
+def test_zero_unroll_is_the_plain_step():
+  plain, m_plain = jax.jit(steps.train_step)(_toy_state(), _points())
+  unrolled, m_zero = jax.jit(functools.partial(steps.train_step, unroll=0))(_toy_state(), _points())
+  chex.assert_trees_all_equal((plain, m_plain), (unrolled, m_zero))
+  one, m_one = jax.jit(functools.partial(steps.train_step, unroll=1))(_toy_state(), _points())
+  chex.assert_trees_all_equal(plain.d, one.d)  # the look-ahead never changes D itself
+  assert abs(float(m_one['g_grad_norm']) - float(m_plain['g_grad_norm'])) > 1e-4
+
+
+def test_unrolled_g_gradient_goes_through_the_look_ahead():
+  """G's update with unroll=1 equals the gradient of L_G(D - lr * grad L_D(D, G(z)), G(z))."""
+  lr_d = 0.5
+  s0 = _toy_state(g_tx=optax.sgd(1.0), d_tx=optax.sgd(lr_d))
+  batch = _points()
+  s1, _ = jax.jit(functools.partial(steps.train_step, unroll=1))(s0, batch)
+  # The step's own D update and latents, then the look-ahead written out by hand.
+  d1 = s1.d.params
+  z = steps.sample_latent(s0, steps._update_rngs(s0, 0)[0], 16)
+  real = batch['image']
+
+  def d_loss(d_params, fake):
+    logits = lambda x: D.apply({'params': d_params}, x)
+    return jnp.mean(losses.get_adversarial_loss('non_saturating').d(logits(real), logits(fake)))
+
+  def g_loss(g_params):
+    fake = G.apply({'params': g_params}, z, train=True, mutable=['batch_stats'])[0]
+    ahead = jax.tree.map(lambda p, g: p - lr_d * g, d1, jax.grad(d_loss)(d1, fake))
+    return jnp.mean(jax.nn.softplus(-D.apply({'params': ahead}, fake)))
+
+  want = jax.tree.map(lambda p, g: p - g, s0.g.params, jax.grad(g_loss)(s0.g.params))
+  chex.assert_trees_all_close(s1.g.params, want, rtol=1e-5, atol=1e-6)
+
+
+# ----- several seeds at once -------------------------------------------------------------------
+
+
+def _toy_config(**overrides):
+  config = helpers.smoke_config('experiments/toy2d/grid.py')
+  config.optimizer = ml_collections.ConfigDict(
+    {'g': {'name': 'sgd', 'learning_rate': 0.05}, 'd': {'name': 'sgd', 'learning_rate': 0.05}}
+  )
+  config.update(overrides)
+  return config
+
+
+def test_vmapped_seeds_equal_single_runs(tmp_path):
+  both = train.train_and_evaluate(_toy_config(num_seeds=2), str(tmp_path / 'both'))
+  single = train.train_and_evaluate(_toy_config(seed=1), str(tmp_path / 'one'))
+  leaves = lambda state: jax.tree.leaves(state)  # static fields differ (modules built twice)
+  chex.assert_trees_all_close(leaves(seeds.select(both, 1)), leaves(single), rtol=1e-5, atol=1e-6)
+  with open(tmp_path / 'both' / 'results.json') as f:
+    results = json.load(f)
+  with open(tmp_path / 'one' / 'results.json') as f:
+    alone = json.load(f)
+  np.testing.assert_allclose(results['seed_1/mean_distance'], alone['mean_distance'], rtol=1e-4)
+  per_seed = [results[f'seed_{i}/mean_distance'] for i in range(2)]
+  np.testing.assert_allclose(results['mean_distance'], np.mean(per_seed))
+  np.testing.assert_allclose(results['mean_distance_se'], np.std(per_seed, ddof=1) / np.sqrt(2))
+  assert os.path.exists(tmp_path / 'both' / 'samples' / 'seed_1' / 'final.png')
+  # sample / evaluate take a seed index; the seed of a vmapped run is the single run's.
+  path = sample.sample_from_workdir(str(tmp_path / 'both'), n=8, fmt='npy', seed_index=1)
+  path_one = sample.sample_from_workdir(str(tmp_path / 'one'), n=8, fmt='npy')
+  np.testing.assert_allclose(np.load(path), np.load(path_one), rtol=1e-5, atol=1e-6)
+  with pytest.raises(ConfigError, match='seed index 2 is out of range: this run trained 2'):
+    sample.sample_from_workdir(str(tmp_path / 'both'), seed_index=2)
+
+
+def test_seed_batches_are_each_seeds_own_batches():
+  config = helpers.smoke_config()
+  config.num_seeds = 3
+  both = games.of(config).create_batches(config)
+  for i in range(3):
+    one = games.get('gan').create_batches(seeds.seed_config(config, i))
+    np.testing.assert_array_equal(
+      both.batch(5)['image'][8 * i : 8 * (i + 1)], one.batch(5)['image']
+    )
+  assert both.spec()['image'][0][0] == 24
+
+
+def test_bad_seed_and_pack_settings():
+  config = _toy_config(num_seeds=2)
+  config.parallel = 'pmap'
+  with pytest.raises(ConfigError, match="does not train under config.parallel='pmap'"):
+    configs.validate(config)
+  with pytest.raises(ConfigError, match='num_seeds must be >= 1'):
+    games.of(_toy_config(num_seeds=0))
+  config = _toy_config()
+  config.model.pack = 3
+  with pytest.raises(ConfigError, match='config.model.pack=3 must divide the D batch'):
+    configs.validate(config)
