@@ -44,9 +44,10 @@ def seed_config(config: ConfigDict, index: int) -> ConfigDict:
 
 
 def stack(trees: list):
-  """Trees of one structure -> one tree whose leaves carry a leading axis (static fields of the first)."""
+  """Trees of one structure -> one tree with a leading axis on each leaf (the first's static fields)."""
   leaves = [jax.tree.leaves(t) for t in trees]
-  return jax.tree.unflatten(jax.tree.structure(trees[0]), [jnp.stack(x) for x in zip(*leaves)])
+  stacked = [jnp.stack(x) for x in zip(*leaves, strict=True)]
+  return jax.tree.unflatten(jax.tree.structure(trees[0]), stacked)
 
 
 def select(state, index: int):
@@ -172,7 +173,7 @@ class Seeds(games.Game):
       self.game.create_evaluators(c, _SeedOutputs(outputs, i))
       for i, c in enumerate(self._configs(config))
     ]
-    return [_PerSeed(list(column)) for column in zip(*per_seed)]
+    return [_PerSeed(list(column)) for column in zip(*per_seed, strict=True)]
 
   def example_batch(self, config: ConfigDict):
     one = self.game.example_batch(seed_config(config, 0))

@@ -80,7 +80,10 @@ def test_penalties_of_a_packing_critic_are_per_pack():
 G, D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))
 
 
-def _toy_state(g_tx=optax.adam(1e-3), d_tx=optax.adam(1e-3)):
+ADAM = optax.adam(1e-3)
+
+
+def _toy_state(g_tx=ADAM, d_tx=ADAM):
   return state_lib.create_gan_state(
     jax.random.key(0),
     generator=G,
