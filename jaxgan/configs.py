@@ -180,7 +180,8 @@ def check_values(config: ConfigDict) -> None:
   every count (width, features, layers, sizes, hidden widths) is >= 1 (those of
   `OPTIONAL_COUNTS` >= 0, where 0 is off) and a `dropout` is in [0, 1); in
   `loss` every weight or gamma is >= 0 and `n_critic` >= 1; in `optimizer`
-  learning rates are > 0, betas in [0, 1) and every other number >= 0; in `data` sizes are >= 1; everywhere, numbers are finite.
+  learning rates are > 0, betas in [0, 1) and every other number >= 0; in
+  `data` sizes are >= 1; everywhere, numbers are finite.
   """
   for key, value in flatten(config.to_dict()).items():
     if value is None:

@@ -44,7 +44,7 @@ def seed_config(config: ConfigDict, index: int) -> ConfigDict:
 
 
 def stack(trees: list):
-  """Trees of one structure -> one tree with a leading axis on each leaf (the first's static fields)."""
+  """Trees of one structure -> one tree with a leading axis on every leaf."""
   leaves = [jax.tree.leaves(t) for t in trees]
   stacked = [jnp.stack(x) for x in zip(*leaves, strict=True)]
   return jax.tree.unflatten(jax.tree.structure(trees[0]), stacked)
