@@ -68,7 +68,9 @@ def base() -> ConfigDict:
   config.loss.r1_gamma = 0.0
   config.loss.r2_gamma = 0.0
   config.loss.d_joint = False
+  config.loss.r1_every = 1  # lazy R1: the penalty every this many steps, scaled by it
   config.loss.unroll = 0  # G against D after this many look-ahead updates (unrolled GAN)
+  config.loss.diffaug = ''  # DiffAugment policy for D's inputs, e.g. 'color,translation,cutout'
 
   config.train = ConfigDict()
   config.train.batch_size = 64
@@ -331,9 +333,12 @@ def flatten(d: dict) -> dict[str, object]:
 ADDED_KEYS = {
   'num_seeds': 1,
   'loss.unroll': 0,
+  'loss.r1_every': 1,
+  'loss.diffaug': '',
   'model.pack': 1,
   'model.mbstd_group': 0,
   'model.d_maxout': 0,
+  'model.d_norm': 'batch',
 }
 
 

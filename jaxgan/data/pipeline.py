@@ -148,6 +148,7 @@ class MixtureBatches(BatchSource):
 RECORD_SOURCES = {
   'digits': lambda data: sources.digits(data.size, data.channels),
   'mnist5k': lambda data: sources.mnist5k(data.size, data.channels, data.get('path', '')),
+  'stacked_mnist': lambda data: sources.stacked_mnist(data.get('path', '')),
   'tfds': lambda data: sources.tfds_source(
     data.name,
     data.split,

@@ -38,6 +38,7 @@ def dcgan_config() -> ConfigDict:
   config.model.latent_dim = 100
   config.model.g_conv_impl = 'fast'
   config.model.d_conv_impl = 'fast'
+  config.model.d_norm = 'batch'  # D's normalisation: batch | spectral | none
   config.model.pack = 1  # PacGAN: D judges this many images jointly (stacked on channels)
   config.model.mbstd_group = 0  # minibatch stddev channel over groups of this size; 0: off
 
@@ -117,6 +118,8 @@ def step_settings(config: ConfigDict) -> dict[str, Any]:
       r2_gamma=loss.r2_gamma,
       d_joint=loss.d_joint,
       unroll=loss.get('unroll', 0),
+      diffaug=loss.get('diffaug', ''),
+      r1_every=loss.get('r1_every', 1),
       ema_decay=config.train.ema_decay if config.train.use_ema else None,
     )
   except ValueError as e:

@@ -19,9 +19,12 @@ def _dcgan(
   d_conv_impl: str = 'fast',
   pack: int = 1,
   mbstd_group: int = 0,
+  d_norm: str = 'batch',
   dtype: Any = None,
   bn_axis_name: str | None = None,
 ):
+  if d_norm not in dcgan.NORMS:
+    raise ValueError(f'unknown config.model.d_norm {d_norm!r}; known: {", ".join(dcgan.NORMS)}')
   g = dcgan.Generator(
     size=size,
     channels=channels,
@@ -37,6 +40,7 @@ def _dcgan(
     width=width,
     pack=pack,
     mbstd_group=mbstd_group,
+    norm=d_norm,
     conv_impl=d_conv_impl,
     dtype=dtype,
     bn_axis_name=bn_axis_name,
@@ -56,9 +60,12 @@ def _mlp(
   mbstd_group: int = 0,
   d_fourier_features: int = 0,
   d_fourier_scale: float = 1.0,
+  d_norm: str = 'none',
   dtype: Any = None,
   bn_axis_name: str | None = None,
 ):
+  if d_norm not in ('none', 'spectral'):
+    raise ValueError(f'unknown config.model.d_norm {d_norm!r} for the MLP; known: none, spectral')
   g = mlp.Generator(
     hidden=tuple(g_hidden),
     data_dim=data_dim,
@@ -75,6 +82,7 @@ def _mlp(
     mbstd_group=mbstd_group,
     fourier_features=d_fourier_features,
     fourier_scale=d_fourier_scale,
+    spectral_norm=d_norm == 'spectral',
     dtype=dtype,
   )
   return g, d

@@ -18,6 +18,7 @@ from jaxgan import layers
 Array = jax.Array
 
 MIN_SIZE, MAX_SIZE = 16, 128
+NORMS = ('batch', 'spectral', 'none')
 
 
 def _normal_scale_init(key, shape, dtype=jnp.float32):
@@ -101,7 +102,11 @@ class Discriminator(nn.Module):
   down to `base x base`; a `base x base` VALID convolution gives one logit.
   With `pack=m` (PacGAN) D judges m consecutive images stacked on the channel
   axis and returns `[B / m]` logits; `mbstd_group > 0` appends a minibatch
-  standard deviation channel before the last convolution.
+  standard deviation channel before the last convolution. `norm`: 'batch'
+  (the DCGAN reference), 'spectral' (Miyato et al. 2018: every convolution's
+  kernel divided by its largest singular value, estimated by one power
+  iteration per call whose vector lives in the `batch_stats` collection; no
+  BatchNorm, convolutions with biases) or 'none'.
   """
 
   size: int = 64
@@ -109,6 +114,7 @@ class Discriminator(nn.Module):
   width: int = 64
   pack: int = 1
   mbstd_group: int = 0
+  norm: str = 'batch'
   conv_impl: str = 'fast'
   dtype: Any = None
   bn_axis_name: str | None = None  # the pmap axis: BatchNorm statistics over the global batch
@@ -120,31 +126,38 @@ class Discriminator(nn.Module):
       raise ValueError(
         f'Discriminator wants images [B, {self.size}, {self.size}, {self.channels}]; got {x.shape}'
       )
+    if self.norm not in NORMS:
+      raise ValueError(f'unknown discriminator norm {self.norm!r}; known: {", ".join(NORMS)}')
     base, levels = base_and_levels(self.size)
     x = layers.pack(x, self.pack)
-    conv = lambda f, k, s, p: layers.Conv(
-      f,
-      k,
-      s,
-      p,
-      use_bias=False,
-      impl=self.conv_impl,
-      dtype=self.dtype,
-      kernel_init=nn.initializers.normal(0.02),
-    )
+
+    def conv(f, k, s, p):
+      layer = layers.Conv(
+        f,
+        k,
+        s,
+        p,
+        use_bias=self.norm != 'batch',
+        impl=self.conv_impl,
+        dtype=self.dtype,
+        kernel_init=nn.initializers.normal(0.02),
+      )
+      return layers.spectral(layer, train) if self.norm == 'spectral' else layer
+
     features = self.width
     x = nn.leaky_relu(conv(features, 4, 2, 1)(x), 0.2)
     for _ in range(levels - 1):
       features *= 2
       x = conv(features, 4, 2, 1)(x)
-      x = nn.BatchNorm(
-        axis_name=self.bn_axis_name,
-        use_running_average=not train,
-        momentum=0.9,
-        epsilon=1e-5,
-        scale_init=_normal_scale_init,
-        dtype=self.dtype,
-      )(x)
+      if self.norm == 'batch':
+        x = nn.BatchNorm(
+          axis_name=self.bn_axis_name,
+          use_running_average=not train,
+          momentum=0.9,
+          epsilon=1e-5,
+          scale_init=_normal_scale_init,
+          dtype=self.dtype,
+        )(x)
       x = nn.leaky_relu(x, 0.2)
     if self.mbstd_group:
       x = layers.minibatch_stddev(x, self.mbstd_group)

@@ -63,6 +63,7 @@ class Discriminator(nn.Module):
     fourier_features: D's input extended to `[x, sin(Wx), cos(Wx)]` with this many
       rows of a trainable `W ~ N(0, fourier_scale^2)` (Tancik et al. 2020: an
       MLP on raw low-dimensional coordinates learns fine detail slowly); 0: raw input.
+    spectral_norm: spectrally normalised dense layers (not the Fourier projection).
     dtype: compute dtype (None: float32).
   """
 
@@ -73,11 +74,15 @@ class Discriminator(nn.Module):
   mbstd_group: int = 0
   fourier_features: int = 0
   fourier_scale: float = 1.0
+  spectral_norm: bool = False
   dtype: Any = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool = True) -> Array:
-    del train  # no batch-dependent layers (minibatch stddev is the same in both modes)
+    def dense(width):
+      layer = nn.Dense(width, dtype=self.dtype)
+      return layers.spectral(layer, train) if self.spectral_norm else layer
+
     if x.ndim != 2 or x.shape[-1] != self.data_dim:
       raise ValueError(f'MLP discriminator wants x [B, {self.data_dim}]; got {x.shape}')
     if self.fourier_features:
@@ -94,8 +99,8 @@ class Discriminator(nn.Module):
       if self.mbstd_group and i == len(self.hidden) - 1:
         x = layers.minibatch_stddev(x, self.mbstd_group)
       if self.maxout:
-        x = nn.Dense(width * self.maxout, dtype=self.dtype)(x)
+        x = dense(width * self.maxout)(x)
         x = jnp.max(x.reshape(*x.shape[:-1], width, self.maxout), axis=-1)
       else:
-        x = nn.leaky_relu(nn.Dense(width, dtype=self.dtype)(x), 0.2)
-    return nn.Dense(1, dtype=self.dtype)(x)[:, 0].astype(jnp.float32)
+        x = nn.leaky_relu(dense(width)(x), 0.2)
+    return dense(1)(x)[:, 0].astype(jnp.float32)
