@@ -83,14 +83,12 @@ class _SeedOutputs(evaluators.Outputs):
   """An `Outputs` that writes seed `i`'s images under `samples/seed_<i>/`."""
 
   def __init__(self, outputs: evaluators.Outputs, index: int):
-    self.__dict__.update(outputs.__dict__)
-    self.parent, self.index = outputs, index
+    self.__dict__.update(outputs.__dict__)  # the same writer and `written` list
+    self.index = index
     self.sample_dir = os.path.join(outputs.sample_dir, f'seed_{index}')
 
   def image(self, name, image, step, *, tag='samples'):
-    path = super().image(name, image, step, tag=f'seed_{self.index}/{tag}')
-    self.parent.written.append(path)
-    return path
+    return super().image(name, image, step, tag=f'seed_{self.index}/{tag}')
 
 
 def summarise(per_seed: list[dict[str, float]]) -> dict[str, float]:

@@ -32,7 +32,8 @@ def test_config_loads_and_validates(path):
     config = load_config(path, arg)
     configs.validate(config)
   smoke = load_config(path, 'smoke')
-  assert smoke.train.num_steps <= 10 and smoke.train.batch_size <= 16
+  assert smoke.train.num_steps <= 10
+  assert smoke.train.batch_size <= 16 * smoke.loss.get('n_critic', 1)
 
 
 @pytest.mark.parametrize('path', CONFIG_FILES)

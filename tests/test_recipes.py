@@ -1,6 +1,7 @@
 """The recipes' pieces: spectral norm, DiffAugment, lazy R1, and the Dirac-GAN check of R1."""
 
 import functools
+import os
 
 import flax.linen as nn
 import jax
@@ -9,8 +10,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import augment, models, steps
+from jaxgan import augment, models, recipes, steps, train
 from jaxgan import state as state_lib
+from jaxgan.errors import ConfigError
+from tests import helpers
 
 # ----- spectral normalisation ------------------------------------------------------------------
 
@@ -208,3 +211,18 @@ def test_lazy_r1_applies_the_scaled_penalty_on_its_steps_only():
   np.testing.assert_allclose(every['d_total'] - plain['d_total'], 1.0, rtol=1e-5)
   with pytest.raises(ValueError, match='r1_every must be >= 1'):
     steps.step_settings(r1_every=0)
+
+
+# ----- every recipe config trains ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize('name', sorted(set(recipes.RECIPES) - {'dcgan'}))  # dcgan: the demo's tests
+def test_recipe_config_trains(name, tmp_path):
+  config = helpers.smoke_config(f'experiments/recipes/{name}.py')
+  config.train.num_steps = 2
+  config.train.checkpoint_every = config.train.sample_every = 2
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 2
+  assert os.path.exists(tmp_path / 'samples' / 'final.png')
+  with pytest.raises(ConfigError, match="unknown recipe 'sngn'"):
+    recipes.apply(config, 'sngn')

@@ -1,0 +1,24 @@
+"""DCGAN + DiffAugment (Zhao et al. 2020) on the bundled digits (`:mnist5k`: real MNIST).
+
+Command:
+  python -m jaxgan.experiments.dcgan --config=experiments/recipes/diffaug.py --workdir=w/diffaug
+  python -m jaxgan.experiments.dcgan --config=experiments/recipes/diffaug.py:mnist5k \
+    --workdir=w/diffaug_m
+Expected: experiments/README.md (classifier FID, class coverage, wall time beside the others).
+
+The recipe (colour, translation and cutout on every image D sees, real and fake) is
+`jaxgan.recipes.apply(config, 'diffaug')` on the demo's config
+(experiments/dcgan/digits.py or mnist5k.py): same model, data, steps and evaluation.
+"""
+
+import os
+
+from jaxgan import configs, recipes
+
+
+def get_config(arg=None):
+  parts = [p for p in (arg or '').split(',') if p]
+  data = 'mnist5k' if 'mnist5k' in parts else 'digits'
+  rest = ','.join(p for p in parts if p != 'mnist5k') or None
+  base = configs.load(os.path.join(os.path.dirname(__file__), '..', 'dcgan', f'{data}.py'))
+  return configs.finalize(recipes.apply(base, 'diffaug'), rest)

@@ -1,0 +1,85 @@
+"""Recipes of the field as changes to a DCGAN config: `apply(config, 'sngan')`.
+
+Each recipe only sets config keys (losses, penalties, D's normalisation,
+optimizers, augmentation), so any recipe composes with any data and model
+size; `experiments/recipes/<name>.py` applies one to the digits or MNIST-5k
+demo config, and experiments/README.md records what each measured.
+
+- `dcgan`: the baseline (non-saturating loss, BatchNorm D, Adam 2e-4 / 0.5).
+- `lsgan`: least-squares loss (Mao et al. 2017).
+- `wgan_gp`: Wasserstein loss + gradient penalty 10, 5 critic updates per G
+  update, Adam 1e-4 / (0, 0.9), no BatchNorm in the critic (Gulrajani et al. 2017).
+- `sngan`: hinge loss + spectral normalisation of every D layer, Adam 2e-4 /
+  (0.5, 0.999), one D update (Miyato et al. 2018, their n_dis = 1 setting).
+- `ragan`: relativistic average loss (Jolicoeur-Martineau 2018).
+- `r1`: non-saturating loss + lazy R1 (gamma 0.1 every 16 steps; Mescheder et al. 2018,
+  Karras et al. 2020).
+- `diffaug`: the baseline with DiffAugment colour, translation and cutout on everything
+  D sees (Zhao et al. 2020).
+"""
+
+from collections.abc import Callable
+
+import ml_collections
+
+from jaxgan import configs
+from jaxgan.errors import ConfigError
+
+ConfigDict = ml_collections.ConfigDict
+
+
+def _dcgan(config: ConfigDict) -> None:
+  del config
+
+
+def _lsgan(config: ConfigDict) -> None:
+  config.loss.name = 'least_squares'
+
+
+def _wgan_gp(config: ConfigDict) -> None:
+  config.loss.name = 'wasserstein'
+  config.loss.gp_weight = 10.0
+  config.loss.n_critic = 5
+  config.model.d_norm = 'none'  # the penalty is per example: no batch statistics in the critic
+  config.train.batch_size *= 5  # each of the 5 critic updates sees a batch of the old size
+  config.optimizer.g = configs.adam(1e-4, 0.0, 0.9)
+  config.optimizer.d = configs.adam(1e-4, 0.0, 0.9)
+
+
+def _sngan(config: ConfigDict) -> None:
+  config.loss.name = 'hinge'
+  config.model.d_norm = 'spectral'
+  config.optimizer.g = configs.adam(2e-4, 0.5, 0.999)
+  config.optimizer.d = configs.adam(2e-4, 0.5, 0.999)
+
+
+def _ragan(config: ConfigDict) -> None:
+  config.loss.name = 'relativistic_average'
+
+
+def _r1(config: ConfigDict) -> None:
+  config.loss.r1_gamma = 0.1
+  config.loss.r1_every = 16
+
+
+def _diffaug(config: ConfigDict) -> None:
+  config.loss.diffaug = 'color,translation,cutout'
+
+
+RECIPES: dict[str, Callable[[ConfigDict], None]] = {
+  'dcgan': _dcgan,
+  'lsgan': _lsgan,
+  'wgan_gp': _wgan_gp,
+  'sngan': _sngan,
+  'ragan': _ragan,
+  'r1': _r1,
+  'diffaug': _diffaug,
+}
+
+
+def apply(config: ConfigDict, name: str) -> ConfigDict:
+  """`config` changed by recipe `name` (in place, and returned)."""
+  if name not in RECIPES:
+    raise ConfigError(f'unknown recipe {name!r}; known: {", ".join(RECIPES)}')
+  RECIPES[name](config)
+  return config
