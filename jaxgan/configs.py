@@ -44,7 +44,7 @@ RESUMABLE_KEYS = (
 
 
 # Model counts where 0 means "off" (every other model count must be >= 1).
-OPTIONAL_COUNTS = ('mbstd_group', 'maxout')
+OPTIONAL_COUNTS = ('mbstd_group', 'maxout', 'fourier_features', 'num_classes', 'cond_dim')
 
 
 def adam(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999) -> ConfigDict:
@@ -71,6 +71,7 @@ def base() -> ConfigDict:
   config.loss.r1_every = 1  # lazy R1: the penalty every this many steps, scaled by it
   config.loss.unroll = 0  # G against D after this many look-ahead updates (unrolled GAN)
   config.loss.diffaug = ''  # DiffAugment policy for D's inputs, e.g. 'color,translation,cutout'
+  config.loss.aux_weight = 1.0  # an ACGAN D's class cross-entropy weight (D and G)
 
   config.train = ConfigDict()
   config.train.batch_size = 64
@@ -339,6 +340,10 @@ ADDED_KEYS = {
   'model.mbstd_group': 0,
   'model.d_maxout': 0,
   'model.d_norm': 'batch',
+  'model.num_classes': 0,
+  'model.cond_dim': 0,
+  'model.d_cond': 'projection',
+  'loss.aux_weight': 1.0,
 }
 
 

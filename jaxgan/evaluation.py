@@ -30,7 +30,17 @@ from jaxgan import cache, classifier, evaluators, features, images, metrics
 from jaxgan.data import pipeline, sources, toy2d
 from jaxgan.errors import ConfigError, DataError
 
-METRICS = ('fid', 'kid', 'is', 'pr', 'dc', 'memorisation', 'class_coverage', 'modes')
+METRICS = (
+  'fid',
+  'kid',
+  'is',
+  'pr',
+  'dc',
+  'memorisation',
+  'class_coverage',
+  'class_accuracy',
+  'modes',
+)
 FEATURES = ('inception', 'classifier', 'raw')
 
 
@@ -120,9 +130,9 @@ def make_extractor(kind: str, options: Options, config) -> features.Extractor:
 
 
 def check_metrics(options: Options, kind: str) -> None:
-  needs_labels = 'class_coverage' in options.metrics
-  if needs_labels and kind != 'classifier':
-    raise ConfigError("metric class_coverage needs classifier labels: use features='classifier'")
+  for name in ('class_coverage', 'class_accuracy'):
+    if name in options.metrics and kind != 'classifier':
+      raise ConfigError(f"metric {name} needs classifier labels: use features='classifier'")
   if 'modes' in options.metrics and kind != 'raw':
     raise ConfigError('metric modes is for 2-D mixtures (raw features)')
 
@@ -250,6 +260,7 @@ def compute(
   real_data: np.ndarray | None = None,
   mixture: toy2d.Mixture | None = None,
   num_classes: int = 10,
+  asked: np.ndarray | None = None,
 ) -> dict[str, float]:
   """The metrics `names` from reference (`real`) and sample (`fake`) features."""
   out: dict[str, float] = {}
@@ -286,6 +297,10 @@ def compute(
         ]
     elif name == 'class_coverage':
       out.update(metrics.class_coverage(fake['logits'].argmax(-1), num_classes))
+    elif name == 'class_accuracy':
+      if asked is None:
+        raise ConfigError('metric class_accuracy is for class-conditional generators')
+      out.update(metrics.class_accuracy(fake['logits'].argmax(-1), asked, num_classes))
     elif name == 'modes':
       out.update(toy2d.mode_coverage(mixture, fake_data))
   return out
@@ -336,8 +351,13 @@ class Evaluation:
       'metrics': list(self.options.metrics),
     }
 
-  def __call__(self, samples: np.ndarray) -> tuple[dict[str, float], dict]:
-    """Metrics of generator outputs `samples` ([-1, 1] images or 2-D points)."""
+  def __call__(
+    self, samples: np.ndarray, asked: np.ndarray | None = None
+  ) -> tuple[dict[str, float], dict]:
+    """Metrics of generator outputs `samples` ([-1, 1] images or 2-D points).
+
+    `asked`: the class each sample of a class-conditional G was asked for.
+    """
     data = to_model_inputs(samples, self.kind)
     fake = self.extractor(data, desc='samples')
     values = compute(
@@ -347,6 +367,7 @@ class Evaluation:
       fake_data=data,
       real_data=self.ref.data,
       mixture=self.mixture,
+      asked=asked,
     )
     return values, fake
 
@@ -357,16 +378,34 @@ def _jitted_generate(game):
   return jax.jit(game.generate, static_argnames='use_ema')
 
 
-def generate(state, game, n: int, *, seed: int, use_ema: bool = True, dp=None, chunk: int = 500):
-  """`n` generator outputs for latents drawn from `seed`, in chunks."""
+def generate(
+  state,
+  game,
+  n: int,
+  *,
+  seed: int,
+  use_ema: bool = True,
+  dp=None,
+  chunk: int = 500,
+  labels: np.ndarray | None = None,
+):
+  """`n` generator outputs for latents drawn from `seed`, in chunks (of class `labels[i]`
+  for a class-conditional G)."""
   z = np.asarray(jax.random.normal(jax.random.key(seed), (n, *state.latent_shape)))
   fn = _jitted_generate(game)
+  put = (lambda x: x) if dp is None else dp.replicate
   out = []
   for i in range(0, n, chunk):
-    batch = z[i : i + chunk] if dp is None else dp.replicate(z[i : i + chunk])
-    value = fn(state, batch, use_ema=use_ema)
+    cond = None if labels is None else put(np.asarray(labels[i : i + chunk], np.int32))
+    value = fn(state, put(z[i : i + chunk]), use_ema=use_ema, cond=cond)
     out.append(np.asarray(value if dp is None else dp.fetch(value)))
   return np.concatenate(out)
+
+
+def balanced_labels(config, n: int) -> np.ndarray | None:
+  """Class ids `0, 1, ..., K-1, 0, ...` (`n` of them) for a class-conditional run, else None."""
+  k = config.model.get('num_classes', 0)
+  return np.arange(n, dtype=np.int32) % k if k else None
 
 
 def format_table(values: dict[str, float], settings: dict) -> str:
@@ -426,10 +465,16 @@ class Quality(evaluators.Evaluator):
         existing[self.name] = self._evaluation.settings()
         with open(path, 'w') as f:
           json.dump(existing, f, indent=2)
+    labels = balanced_labels(self.config, self.options.n)
     samples = generate(
-      state, self.game, self.options.n, seed=self.config.seed + 0xE7A1, dp=self.outputs.dp
+      state,
+      self.game,
+      self.options.n,
+      seed=self.config.seed + 0xE7A1,
+      dp=self.outputs.dp,
+      labels=labels,
     )
-    return self._evaluation(samples)[0]
+    return self._evaluation(samples, labels)[0]
 
 
 class StackedModes(evaluators.Evaluator):
@@ -527,8 +572,9 @@ def evaluate_workdir(
     progress=progress,
   )
   evaluation = Evaluation(options, config)
-  samples = generate(state, game, n, seed=seed, use_ema=use_ema)
-  values, fake = evaluation(samples)
+  labels = balanced_labels(config, n)
+  samples = generate(state, game, n, seed=seed, use_ema=use_ema, labels=labels)
+  values, fake = evaluation(samples, labels)
   result = {
     'workdir': os.path.abspath(workdir),
     'checkpoint': which,

@@ -188,6 +188,24 @@ def class_coverage(labels: np.ndarray, num_classes: int) -> dict[str, float]:
   return {'classes': float(nonzero.sum()), 'class_kl': max(kl, 0.0)}
 
 
+def class_accuracy(labels: np.ndarray, asked: np.ndarray, num_classes: int) -> dict[str, float]:
+  """How often a class-conditional G's samples are read as the class they were asked for.
+
+  `class_accuracy` over all samples, `class_accuracy_<k>` per asked class;
+  chance is `1 / num_classes`.
+
+  >>> class_accuracy(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)['class_accuracy_0']
+  0.5
+  """
+  labels, asked = np.asarray(labels), np.asarray(asked)
+  out = {'class_accuracy': float(np.mean(labels == asked))}
+  for k in range(num_classes):
+    mine = asked == k
+    if mine.any():
+      out[f'class_accuracy_{k}'] = float(np.mean(labels[mine] == k))
+  return out
+
+
 def nearest(queries: np.ndarray, pool: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
   """Indices and distances `[Q, k]` of each query's k nearest points in `pool`, nearest first."""
   d = pairwise_distances(queries, pool)

@@ -16,6 +16,9 @@ demo config, and experiments/README.md records what each measured.
   Karras et al. 2020).
 - `diffaug`: the baseline with DiffAugment colour, translation and cutout on everything
   D sees (Zhao et al. 2020).
+- `conditional`: class-conditional on the digit labels: a label embedding joins G's
+  latent, a projection D (Miyato & Koyama 2018); evaluated by class accuracy too.
+- `acgan`: class-conditional with an auxiliary-classifier D (Odena et al. 2017).
 """
 
 from collections.abc import Callable
@@ -66,6 +69,22 @@ def _diffaug(config: ConfigDict) -> None:
   config.loss.diffaug = 'color,translation,cutout'
 
 
+def _class_conditional(config: ConfigDict, d_cond: str) -> None:
+  config.model.num_classes = 10  # the digit classes of the digits and MNIST data
+  config.model.d_cond = d_cond
+  for section in config.get('evals', {}).values():
+    if section.get('features') == 'classifier' and 'class_accuracy' not in section.metrics:
+      section.metrics += ',class_accuracy'
+
+
+def _conditional(config: ConfigDict) -> None:
+  _class_conditional(config, 'projection')
+
+
+def _acgan(config: ConfigDict) -> None:
+  _class_conditional(config, 'acgan')
+
+
 RECIPES: dict[str, Callable[[ConfigDict], None]] = {
   'dcgan': _dcgan,
   'lsgan': _lsgan,
@@ -74,6 +93,8 @@ RECIPES: dict[str, Callable[[ConfigDict], None]] = {
   'ragan': _ragan,
   'r1': _r1,
   'diffaug': _diffaug,
+  'conditional': _conditional,
+  'acgan': _acgan,
 }
 
 

@@ -64,6 +64,7 @@ def sample_from_workdir(
   use_ema: bool = True,
   which: str = 'latest',
   seed_index: int = 0,
+  label: str = '',
 ) -> str:
   """Writes `n` samples (or `n` interpolation rows) of the newest checkpoint; returns the path.
 
@@ -77,6 +78,8 @@ def sample_from_workdir(
     use_ema: sample with the EMA generator if the run kept one.
     which: the checkpoint: 'latest', 'best' or 'best:METRIC'.
     seed_index: which seed of a `config.num_seeds > 1` run.
+    label: for a class-conditional run, 'K' (every sample of class K) or 'rows'
+      (one row per class, the same latents in each column; the default).
   """
   if fmt not in FORMATS:
     raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
@@ -92,7 +95,13 @@ def sample_from_workdir(
   else:
     cols = None
     z = jax.random.normal(rng, (n, *state.latent_shape))
-  samples = np.asarray(jax.jit(game.generate, static_argnames='use_ema')(state, z, use_ema=use_ema))
+  cond, rows = conditions(config, label, len(z))
+  if rows and interpolate:
+    raise ConfigError('--interpolate on a class-conditional run needs one class: --label=K')
+  if rows:
+    cols, z = len(z), np.tile(np.asarray(z), (rows, 1))
+  generate = jax.jit(game.generate, static_argnames='use_ema')
+  samples = np.asarray(generate(state, z, use_ema=use_ema, cond=cond))
   suffix = '_interp' if interpolate else ''
   output = output or os.path.join(workdir, 'samples', f'sample{suffix}.{fmt}')
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -112,11 +121,33 @@ def sample_from_workdir(
         'interpolate': interpolate,
         'seed': seed,
         'seed_index': seed_index,
+        'label': label,
         'ema': bool(use_ema and state.ema is not None),
       },
       f,
     )
   return output
+
+
+def conditions(config, label: str, n: int) -> tuple[np.ndarray | None, int]:
+  """(class ids of the samples, number of class rows) for `--label`; (None, 0) if unconditional.
+
+  `n` latents; 'rows' (or '') repeats them once per class, 'K' asks class K of each.
+  """
+  k = config.model.get('num_classes', 0)
+  if not k:
+    if label:
+      raise ConfigError('--label is for class-conditional runs (config.model.num_classes > 0)')
+    return None, 0
+  if label in ('', 'rows'):
+    return np.repeat(np.arange(k, dtype=np.int32), n), k
+  try:
+    value = int(label)
+  except ValueError:
+    value = -1
+  if not 0 <= value < k:
+    raise ConfigError(f"--label={label!r}: give a class 0..{k - 1} or 'rows'")
+  return np.full(n, value, np.int32), 0
 
 
 def _group(text: str) -> tuple[str, list[int]]:
@@ -161,6 +192,8 @@ def arithmetic(
   if len(parts) != 3:
     raise ConfigError(f'--arithmetic takes three groups A,B,C (A - B + C); got {groups!r}')
   config, state = load_state(workdir, which, seed_index)
+  if config.model.get('num_classes', 0):
+    raise ConfigError('--arithmetic is for unconditional GANs; use --label on a conditional one')
   if len(state.latent_shape) != 1 or config.data.source == 'toy2d':
     raise ConfigError('--arithmetic needs an image GAN with a vector latent')
   game = games.of(config)

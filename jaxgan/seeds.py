@@ -16,7 +16,6 @@ logged per seed (`seed_<i>/<metric>`) with their mean (`<metric>`) and
 standard error over seeds (`<metric>_se`), all of which reach `results.json`.
 """
 
-import functools
 import os
 
 import grain
@@ -177,10 +176,9 @@ class Seeds(games.Game):
     one = self.game.example_batch(seed_config(config, 0))
     return {k: np.concatenate([v] * self.n) for k, v in one.items()}
 
-  def generate(self, state, z, *, use_ema: bool = True):
-    return jax.vmap(functools.partial(self.game.generate, use_ema=use_ema), in_axes=(0, None))(
-      state, z
-    )
+  def generate(self, state, z, *, use_ema: bool = True, cond=None):
+    one = lambda s: self.game.generate(s, z, use_ema=use_ema, cond=cond)
+    return jax.vmap(one)(state)
 
   def translate(self, state, x, direction: str):
     return jax.vmap(lambda s: self.game.translate(s, x, direction))(state)

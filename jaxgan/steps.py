@@ -43,15 +43,35 @@ def sample_latent(state: GANState, rng: Array, n: int, axis_name: str | None = N
   return jax.lax.dynamic_slice_in_dim(z, jax.lax.axis_index(axis_name) * n, n)
 
 
-def generate(state: GANState, z: Array, *, use_ema: bool = True) -> Array:
-  """G's output in inference mode (BatchNorm running statistics), EMA weights if present."""
+def generate(
+  state: GANState, z: Array, *, use_ema: bool = True, cond: Array | None = None
+) -> Array:
+  """G's output in inference mode (BatchNorm running statistics), EMA weights if present.
+
+  `cond`: the condition of each sample (class ids `[n]` or vectors `[n, d]`) for a
+  conditional G; None for an unconditional one.
+  """
   if use_ema and state.ema is not None:
     variables = dict(state.ema)
     params = variables.pop('params')
-    out, _ = state.g.apply(params, z, train=False, collections=variables)
+    out, _ = state.g.apply(params, z, *_args(cond), train=False, collections=variables)
     return out
-  out, _ = state.g.apply(state.g.params, z, train=False)
+  out, _ = state.g.apply(state.g.params, z, *_args(cond), train=False)
   return out
+
+
+def _args(cond: Array | None) -> tuple:
+  """The extra positional inputs of a conditional network: `(cond,)`, or `()` without one."""
+  return () if cond is None else (cond,)
+
+
+def _heads(out) -> tuple[Array, Array | None]:
+  """D's output -> (adversarial logits `[B]`, class logits `[B, K]` of an ACGAN D or None)."""
+  return out if isinstance(out, tuple) else (out, None)
+
+
+def _class_loss(class_logits: Array, labels: Array) -> Array:
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
 
 
 def _d_loss(
@@ -69,32 +89,49 @@ def _d_loss(
   diffaug: str = '',
   r1_every: int = 1,
   r1_now: Array | bool = True,
+  aux_weight: float = 1.0,
+  real_cond: Array | None = None,
+  fake_cond: Array | None = None,
 ) -> tuple[Array, tuple[Any, Metrics]]:
   """D's objective at `params`: `(total, (collections after the call, metrics))`.
 
   With `diffaug`, D sees real and fake through the same random augmentation
   policy (independent draws); penalties are taken on what D sees. Lazy R1:
   with `r1_every = k > 1` the R1 term is added (times k) only where `r1_now`.
+  A conditional D sees each image with its condition; an ACGAN D (class
+  logits beside the adversarial ones) adds `aux_weight` times the
+  cross-entropy of the real and fake images' classes.
   """
+  rc, fc = _args(real_cond), _args(fake_cond)
   adversarial = losses.get_adversarial_loss(loss)
   if diffaug:
     real_rng, fake_rng, rng = jax.random.split(rng, 3)
     real = augment.diff_augment(real, real_rng, diffaug)
     fake = augment.diff_augment(fake, fake_rng, diffaug)
   if d_joint:
-    logits, collections = d.apply(params, jnp.concatenate([real, fake]), train=True)
+    both = [jnp.concatenate([r, f]) for r, f in zip(rc, fc, strict=True)]
+    out, collections = d.apply(params, jnp.concatenate([real, fake]), *both, train=True)
+    logits, class_logits = _heads(out)
     real_logits, fake_logits = jnp.split(logits, 2)
+    real_cls, fake_cls = (None, None) if class_logits is None else jnp.split(class_logits, 2)
   else:
-    real_logits, collections = d.apply(params, real, train=True)
-    fake_logits, collections = d.apply(params, fake, train=True, collections=collections)
+    out, collections = d.apply(params, real, *rc, train=True)
+    real_logits, real_cls = _heads(out)
+    out, collections = d.apply(params, fake, *fc, train=True, collections=collections)
+    fake_logits, fake_cls = _heads(out)
   total = jnp.mean(adversarial.d(real_logits, fake_logits))
   metrics = {
     'd_loss': total,
     'd_real_logit': jnp.mean(real_logits),
     'd_fake_logit': jnp.mean(fake_logits),
   }
+  if real_cls is not None:
+    aux = _class_loss(real_cls, real_cond) + _class_loss(fake_cls, fake_cond)
+    metrics['d_aux'] = aux
+    total += aux_weight * aux
   # Penalties see D in training mode; their BatchNorm updates are dropped.
-  critic = lambda x: d.apply(params, x, train=True, collections=collections)[0]
+  critic = lambda x: _heads(d.apply(params, x, *rc, train=True, collections=collections)[0])[0]
+  fake_critic = lambda x: _heads(d.apply(params, x, *fc, train=True, collections=collections)[0])[0]
   if gp_weight:
     gp = jnp.mean(losses.gradient_penalty(critic, real, fake, rng))
     metrics['gp'] = gp
@@ -110,7 +147,7 @@ def _d_loss(
     metrics['r1'] = r1
     total += 0.5 * r1_gamma * r1
   if r2_gamma:
-    r2 = jnp.mean(losses.r2_penalty(critic, fake))
+    r2 = jnp.mean(losses.r2_penalty(fake_critic, fake))
     metrics['r2'] = r2
     total += 0.5 * r2_gamma * r2
   metrics['d_total'] = total
@@ -142,6 +179,7 @@ def unrolled_d(
   *,
   unroll: int,
   axis_name: str | None = None,
+  cond: Array | None = None,
   **d_settings,
 ) -> PlayerState:
   """D after `unroll` look-ahead updates on `real` and `fake` (Metz et al., 2017).
@@ -153,7 +191,14 @@ def unrolled_d(
 
   def update(d, i):
     grads, (collections, _) = jax.grad(_d_loss, argnums=1, has_aux=True)(
-      d, d.params, real, fake, jax.random.fold_in(rng, i), **d_settings
+      d,
+      d.params,
+      real,
+      fake,
+      jax.random.fold_in(rng, i),
+      real_cond=cond,
+      fake_cond=cond,
+      **d_settings,
     )
     grads = pmean(grads, axis_name)
     return d.apply_gradients(grads, collections), None
@@ -162,9 +207,10 @@ def unrolled_d(
   return d
 
 
-def _g_forward(state: GANState, z: Array):
+def _g_forward(state: GANState, z: Array, cond: Array | None = None):
   """G's training-mode forward pass with a pullback: `(fake, vjp_fn, new_collections)`."""
-  return jax.vjp(lambda p: state.g.apply(p, z, train=True), state.g.params, has_aux=True)
+  g_fn = lambda p: state.g.apply(p, z, *_args(cond), train=True)
+  return jax.vjp(g_fn, state.g.params, has_aux=True)
 
 
 def _g_update(
@@ -179,35 +225,47 @@ def _g_update(
   rng: Array | None = None,
   d_settings: dict[str, Any] | None = None,
   diffaug: str = '',
+  aux_weight: float = 1.0,
+  cond: Array | None = None,
   axis_name: str | None = None,
 ) -> tuple[PlayerState, Metrics]:
   """One optimizer update of G through D (D's variables are read, never written).
+
+  A conditional G's fakes carry the real batch's conditions `cond`; against an
+  ACGAN D, G also minimises `aux_weight` times the fakes' class cross-entropy.
 
   With `unroll > 0` G's loss is taken against D after `unroll` look-ahead
   updates on `real` and G's own fakes (`unrolled_d`), differentiated through.
   """
   adversarial = losses.get_adversarial_loss(loss)
 
+  c = _args(cond)
+
   def loss_fn(fake):
     d = state.d
     if unroll:
-      d = unrolled_d(d, real, fake, rng, unroll=unroll, axis_name=axis_name, **d_settings)
+      d = unrolled_d(
+        d, real, fake, rng, unroll=unroll, axis_name=axis_name, cond=cond, **d_settings
+      )
     seen_fake, seen_real = fake, real
     if diffaug:
       fake_rng, real_rng = jax.random.split(jax.random.fold_in(rng, 2))
       seen_fake = augment.diff_augment(fake, fake_rng, diffaug)
       seen_real = augment.diff_augment(real, real_rng, diffaug)
-    fake_logits, _ = d.apply(d.params, seen_fake, train=True)
+    fake_logits, fake_cls = _heads(d.apply(d.params, seen_fake, *c, train=True)[0])
     ref = fake_logits
     if adversarial.g_needs_real:
-      ref = jax.lax.stop_gradient(d.apply(d.params, seen_real, train=True)[0])
-    return jnp.mean(adversarial.g(ref, fake_logits))
+      ref = jax.lax.stop_gradient(_heads(d.apply(d.params, seen_real, *c, train=True)[0])[0])
+    g_loss = jnp.mean(adversarial.g(ref, fake_logits))
+    metrics = {'g_loss': g_loss}
+    if fake_cls is not None:
+      metrics['g_aux'] = _class_loss(fake_cls, cond)
+      g_loss += aux_weight * metrics['g_aux']
+    return g_loss, metrics
 
-  g_loss, d_fake = jax.value_and_grad(loss_fn)(fake)
+  (_, metrics), d_fake = jax.value_and_grad(loss_fn, has_aux=True)(fake)
   (grads,) = g_vjp(d_fake.astype(fake.dtype))
-  return apply_update(
-    state.g, grads, g_collections, {'g_loss': g_loss}, name='g', axis_name=axis_name
-  )
+  return apply_update(state.g, grads, g_collections, metrics, name='g', axis_name=axis_name)
 
 
 def _update_ema(ema, g: PlayerState, decay: float | None):
@@ -227,6 +285,19 @@ def _update_rngs(state: GANState, i: int) -> tuple[Array, Array]:
   """Keys (latents, penalties) of the i-th D update of the current step."""
   z_rng, pen_rng = jax.random.split(jax.random.fold_in(state.step_key(), i))
   return z_rng, pen_rng
+
+
+def _conditions(batch: dict[str, Array], conditional: bool) -> Array | None:
+  """The conditions of a conditional game: `batch['cond']` (vectors) or `batch['label']`."""
+  if not conditional:
+    return None
+  for key in ('cond', 'label'):
+    if key in batch:
+      return batch[key]
+  raise ValueError(
+    f'a conditional GAN needs "label" (class ids) or "cond" (vectors) in the batch; got keys '
+    f'{sorted(batch)}: train on labelled data or set config.model.num_classes=0'
+  )
 
 
 def _check_batch(batch: dict[str, Array], n_critic: int) -> Array:
@@ -306,6 +377,8 @@ def train_step(
   unroll: int = 0,
   diffaug: str = '',
   r1_every: int = 1,
+  conditional: bool = False,
+  aux_weight: float = 1.0,
   axis_name: str | None = None,
 ) -> tuple[GANState, Metrics]:
   """`n_critic` D updates, then one G update against the updated D.
@@ -323,6 +396,9 @@ def train_step(
     d_joint: D sees real and fake in one call (see the module docstring).
     diffaug: DiffAugment policy (`jaxgan.augment`, e.g. 'color,translation,cutout')
       applied to everything D sees, in D's and G's updates ('': off).
+    conditional: G and D take each example's condition (`batch['label']` or
+      `batch['cond']`); the fakes carry the real batch's conditions.
+    aux_weight: weight of an ACGAN D's class cross-entropy (D and G).
     unroll: G's loss against D after this many look-ahead updates on the same
       real batch and G's fakes, differentiated through (unrolled GAN; 0: off).
     axis_name: the `pmap` axis: gradients and metrics are averaged over it and
@@ -335,19 +411,26 @@ def train_step(
   """
   real = _check_batch(batch, n_critic)
   reals = jnp.split(real, n_critic)
+  cond = _conditions(batch, conditional)
+  conds = [None] * n_critic if cond is None else jnp.split(cond, n_critic)
   objective = dict(loss=loss, gp_weight=gp_weight, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
-  objective.update(d_joint=d_joint, diffaug=diffaug, r1_every=r1_every)
+  objective.update(d_joint=d_joint, diffaug=diffaug, r1_every=r1_every, aux_weight=aux_weight)
   objective['r1_now'] = state.step % r1_every == 0
   d_settings = dict(objective, axis_name=axis_name)
   latent = lambda rng, n: sample_latent(state, rng, n, axis_name)
   d = state.d
   for i in range(n_critic - 1):
     z_rng, pen_rng = _update_rngs(state, i + 1)
-    fake, _ = state.g.apply(state.g.params, latent(z_rng, reals[i].shape[0]), train=True)
-    d, _ = _d_update(d, reals[i], fake, pen_rng, **d_settings)
+    z = latent(z_rng, reals[i].shape[0])
+    fake, _ = state.g.apply(state.g.params, z, *_args(conds[i]), train=True)
+    d, _ = _d_update(
+      d, reals[i], fake, pen_rng, real_cond=conds[i], fake_cond=conds[i], **d_settings
+    )
   z_rng, pen_rng = _update_rngs(state, 0)  # the last D update shares its fakes with G
-  fake, g_vjp, g_collections = _g_forward(state, latent(z_rng, reals[-1].shape[0]))
-  d, d_metrics = _d_update(d, reals[-1], fake, pen_rng, **d_settings)
+  fake, g_vjp, g_collections = _g_forward(state, latent(z_rng, reals[-1].shape[0]), conds[-1])
+  d, d_metrics = _d_update(
+    d, reals[-1], fake, pen_rng, real_cond=conds[-1], fake_cond=conds[-1], **d_settings
+  )
   state = state.replace(d=d)
   g, g_metrics = _g_update(
     state,
@@ -360,6 +443,8 @@ def train_step(
     rng=jax.random.fold_in(pen_rng, 1),
     d_settings=objective,
     diffaug=diffaug,
+    aux_weight=aux_weight,
+    cond=conds[-1],
     axis_name=axis_name,
   )
   state = state.replace(step=state.step + 1, g=g, ema=_update_ema(state.ema, g, ema_decay))
@@ -377,6 +462,8 @@ STEP_SETTINGS: tuple[str, ...] = (
   'unroll',
   'diffaug',
   'r1_every',
+  'conditional',
+  'aux_weight',
   'axis_name',
 )
 

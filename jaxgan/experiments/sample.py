@@ -3,6 +3,7 @@
 python -m jaxgan.experiments.sample --workdir=W --n=64 [--interpolate] [--output=F]
     [--format=png|npy] [--seed=0] [--noema] [--checkpoint=latest|best|best:METRIC]
     [--seed_index=I]  (seed I of a run trained with --config.num_seeds=N)
+    [--label=K|rows]  (class-conditional runs: class K, or one row per class)
 python -m jaxgan.experiments.sample --workdir=W --arithmetic=class:7,class:1,class:3
 python -m jaxgan.experiments.sample --workdir=W --arithmetic=3+7+12,1+5,20 --n=64 --seed=0
 """
@@ -21,6 +22,9 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Latent seed.')
 _EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept one.')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'latest, best or best:METRIC.')
 _SEED_INDEX = flags.DEFINE_integer('seed_index', 0, 'Which seed of a config.num_seeds > 1 run.')
+_LABEL = flags.DEFINE_string(
+  'label', '', 'Class-conditional runs: K (every sample of class K) or rows (a row per class).'
+)
 _ARITHMETIC = flags.DEFINE_string(
   'arithmetic',
   '',
@@ -47,7 +51,11 @@ def main(argv):
       path = sample.arithmetic(_WORKDIR.value, _ARITHMETIC.value, **common)
     else:
       path = sample.sample_from_workdir(
-        _WORKDIR.value, interpolate=_INTERPOLATE.value, fmt=_FORMAT.value, **common
+        _WORKDIR.value,
+        interpolate=_INTERPOLATE.value,
+        fmt=_FORMAT.value,
+        label=_LABEL.value,
+        **common,
       )
     logging.info('Wrote %s', path)
     print(path)

@@ -30,7 +30,7 @@ The interface (every method takes the resolved `ml_collections.ConfigDict`):
 - `progress_metrics`: the step metrics the progress bar shows.
 - `example_batch(config)`: a synthetic batch of the step's shapes (bench).
 - `bench_config(args)`: the config `python -m jaxgan.bench` times.
-- `generate(state, z, *, use_ema)` / `translate(state, x, direction)`:
+- `generate(state, z, *, use_ema, cond)` / `translate(state, x, direction)`:
   sampling from noise (`jaxgan.experiments.sample`) or image translation
   (`jaxgan.experiments.translate`); a game without one raises ConfigError.
 - `models`: the `config.model.name` values it trains (`for_model` finds
@@ -89,8 +89,8 @@ class Game:
   def bench_config(self, args: Any) -> ConfigDict:
     raise ConfigError(f'python -m jaxgan.bench does not time the {self.name!r} game')
 
-  def generate(self, state, z, *, use_ema: bool = True):
-    del state, z, use_ema
+  def generate(self, state, z, *, use_ema: bool = True, cond=None):
+    del state, z, use_ema, cond
     raise ConfigError(
       f'a {self.name!r} run does not sample from noise; use python -m jaxgan.experiments.translate'
     )

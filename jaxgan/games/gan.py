@@ -39,6 +39,11 @@ def dcgan_config() -> ConfigDict:
   config.model.g_conv_impl = 'fast'
   config.model.d_conv_impl = 'fast'
   config.model.d_norm = 'batch'  # D's normalisation: batch | spectral | none
+  # Conditional GAN: class ids from the data's labels (num_classes) or vectors (cond_dim,
+  # batch['cond']); D conditions by projection or predicts the class (acgan).
+  config.model.num_classes = 0
+  config.model.cond_dim = 0
+  config.model.d_cond = 'projection'  # projection | acgan
   config.model.pack = 1  # PacGAN: D judges this many images jointly (stacked on channels)
   config.model.mbstd_group = 0  # minibatch stddev channel over groups of this size; 0: off
 
@@ -120,10 +125,31 @@ def step_settings(config: ConfigDict) -> dict[str, Any]:
       unroll=loss.get('unroll', 0),
       diffaug=loss.get('diffaug', ''),
       r1_every=loss.get('r1_every', 1),
+      conditional=is_conditional(config),
+      aux_weight=loss.get('aux_weight', 1.0),
       ema_decay=config.train.ema_decay if config.train.use_ema else None,
     )
   except ValueError as e:
     raise ConfigError(f'config.loss: {e}') from e
+
+
+def is_conditional(config: ConfigDict) -> bool:
+  return bool(config.model.get('num_classes', 0) or config.model.get('cond_dim', 0))
+
+
+def example_condition(config: ConfigDict, n: int = 1) -> list:
+  """`[cond]` of `n` examples for a conditional model (zeros of the right kind), else `[]`."""
+  if config.model.get('num_classes', 0):
+    return [jnp.zeros((n,), jnp.int32)]
+  if config.model.get('cond_dim', 0):
+    return [jnp.zeros((n, config.model.cond_dim), jnp.float32)]
+  return []
+
+
+def class_rows(num_classes: int, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Latents and labels of a grid with one row per class, the same latent in each column."""
+  cols = len(z)
+  return np.tile(z, (num_classes, 1)), np.repeat(np.arange(num_classes, dtype=np.int32), cols)
 
 
 def example_shape(config: ConfigDict) -> tuple[int, ...]:
@@ -147,21 +173,29 @@ class SampleGrid(evaluators.Evaluator):
     # A fixed latent batch: grids are comparable across steps and across a resume.
     self.z = jax.random.normal(self.rng, (config.eval.num_samples, config.model.latent_dim))
     self.means = toy2d.get_mixture(config.data.name).means if _is_2d(config) else None
+    self.num_classes = config.model.get('num_classes', 0)
     self._generate = jax.jit(game.generate)
 
-  def samples(self, state, z) -> np.ndarray:
-    """G's outputs for latents `z`, from the logical (unplaced) `state`."""
+  def samples(self, state, z, cond=None) -> np.ndarray:
+    """G's outputs for latents `z` (and conditions), from the logical (unplaced) `state`."""
     dp = self.outputs.dp
-    return dp.fetch(self._generate(state, dp.replicate(np.asarray(z))))
+    cond = None if cond is None else dp.replicate(np.asarray(cond))
+    return dp.fetch(self._generate(state, dp.replicate(np.asarray(z)), cond=cond))
 
   def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
+    if self.num_classes:  # one row per class, the same latents in each column
+      cols = max(1, min(10, len(self.z) // self.num_classes))
+      z, labels = class_rows(self.num_classes, np.asarray(self.z[:cols]))
+      image = images.make_grid(self.samples(state, z, labels), ncol=cols)
+      self.outputs.image(evaluators.grid_name(step, final), image, step)
+      return {}
     samples = self.samples(state, self.z)
     if self.means is not None:
       image = images.render_points(samples, self.means)
     else:
       image = images.make_grid(samples)
     self.outputs.image(evaluators.grid_name(step, final), image, step)
-    if final and self.means is None:
+    if final and self.means is None and not is_conditional(self.config):
       self.interpolation(state, jax.random.fold_in(self.rng, 1), step)
     return {}
 
@@ -204,6 +238,12 @@ class GAN(games.Game):
 
   def validate(self, config: ConfigDict) -> None:
     step_settings(config)
+    if is_conditional(config):
+      if config.model.name != 'dcgan':
+        raise ConfigError(f'config.model.name={config.model.name!r} is unconditional: use dcgan')
+      if config.model.get('pack', 1) > 1:
+        raise ConfigError('config.model.pack > 1 and a conditional GAN do not combine: set pack=1')
+
     pack = config.model.get('pack', 1)
     d_batch = config.train.batch_size // config.loss.n_critic
     if d_batch % pack:
@@ -239,8 +279,11 @@ class GAN(games.Game):
       discriminator=d,
       g_tx=optim.create_optimizer(config.optimizer.g, 'g'),
       d_tx=optim.create_optimizer(config.optimizer.d, 'd'),
-      g_inputs=[jnp.zeros((1, latent_dim))],
-      d_inputs=[jnp.zeros((config.model.get('pack', 1), *example_shape(config)))],
+      g_inputs=[jnp.zeros((1, latent_dim)), *example_condition(config)],
+      d_inputs=[
+        jnp.zeros((config.model.get('pack', 1), *example_shape(config))),
+        *example_condition(config, config.model.get('pack', 1)),
+      ],
       latent_shape=(latent_dim,),
       use_ema=config.train.use_ema,
     )
@@ -249,13 +292,27 @@ class GAN(games.Game):
     return functools.partial(steps.train_step, **step_settings(config))
 
   def create_batches(self, config: ConfigDict, *, process_index: int = 0, process_count: int = 1):
-    return pipeline.create_batches(
+    batches = pipeline.create_batches(
       config.data,
       global_batch=config.train.batch_size,
       seed=config.seed,
       process_index=process_index,
       process_count=process_count,
     )
+    num_classes = config.model.get('num_classes', 0)
+    if num_classes:
+      found = getattr(getattr(batches, 'source', None), 'num_classes', 0)
+      if 'label' not in batches.spec() or not found:
+        raise ConfigError(
+          f'config.model.num_classes={num_classes} but {config.data.source!r} data has no '
+          'class labels: use labelled data or set config.model.num_classes=0'
+        )
+      if found != num_classes:
+        raise ConfigError(
+          f'config.model.num_classes={num_classes} but the data has {found} classes: set '
+          f'config.model.num_classes={found}'
+        )
+    return batches
 
   def create_evaluators(self, config: ConfigDict, outputs: evaluators.Outputs) -> list:
     grid = SampleGrid(config, outputs, self)
@@ -279,8 +336,8 @@ class GAN(games.Game):
     config.train.use_ema = args.ema
     return config
 
-  def generate(self, state, z, *, use_ema: bool = True):
-    return steps.generate(state, z, use_ema=use_ema)
+  def generate(self, state, z, *, use_ema: bool = True, cond=None):
+    return steps.generate(state, z, use_ema=use_ema, cond=cond)
 
 
 GAME = GAN()

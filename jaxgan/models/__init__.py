@@ -20,9 +20,19 @@ def _dcgan(
   pack: int = 1,
   mbstd_group: int = 0,
   d_norm: str = 'batch',
+  num_classes: int = 0,
+  cond_dim: int = 0,
+  d_cond: str = 'projection',
   dtype: Any = None,
   bn_axis_name: str | None = None,
 ):
+  if d_cond not in ('projection', 'acgan'):
+    raise ValueError(f'unknown config.model.d_cond {d_cond!r}; known: projection, acgan')
+  if num_classes and cond_dim:
+    raise ValueError('set config.model.num_classes (class ids) or cond_dim (vectors), not both')
+  if d_cond == 'acgan' and cond_dim:
+    raise ValueError("config.model.d_cond='acgan' predicts class ids: use num_classes")
+  cond = dict(num_classes=num_classes, cond_dim=cond_dim)
   if d_norm not in dcgan.NORMS:
     raise ValueError(f'unknown config.model.d_norm {d_norm!r}; known: {", ".join(dcgan.NORMS)}')
   g = dcgan.Generator(
@@ -30,6 +40,7 @@ def _dcgan(
     channels=channels,
     width=width,
     latent_dim=latent_dim,
+    **cond,
     conv_impl=g_conv_impl,
     dtype=dtype,
     bn_axis_name=bn_axis_name,
@@ -41,6 +52,8 @@ def _dcgan(
     pack=pack,
     mbstd_group=mbstd_group,
     norm=d_norm,
+    **cond,
+    cond_mode=d_cond,
     conv_impl=d_conv_impl,
     dtype=dtype,
     bn_axis_name=bn_axis_name,

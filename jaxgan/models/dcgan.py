@@ -58,14 +58,19 @@ class Generator(nn.Module):
   channels: int = 3
   width: int = 64
   latent_dim: int = 100
+  num_classes: int = 0  # > 0: conditioned on class ids [B] (a learned embedding joins z)
+  cond_dim: int = 0  # > 0: conditioned on vectors [B, cond_dim] (e.g. text or attributes)
   conv_impl: str = 'fast'
   dtype: Any = None
   bn_axis_name: str | None = None  # the pmap axis: BatchNorm statistics over the global batch
 
   @nn.compact
-  def __call__(self, z: Array, train: bool = True) -> Array:
+  def __call__(self, z: Array, cond: Array | None = None, train: bool = True) -> Array:
     if z.ndim != 2 or z.shape[-1] != self.latent_dim:
       raise ValueError(f'Generator wants z [B, {self.latent_dim}]; got {z.shape}')
+    embedding = condition_embedding(self, cond, self.latent_dim, 'Generator')
+    if embedding is not None:
+      z = jnp.concatenate([z, embedding.astype(z.dtype)], axis=-1)
     base, levels = base_and_levels(self.size)
     conv_t = lambda f, k, s, p: layers.ConvTranspose(
       f,
@@ -86,13 +91,31 @@ class Generator(nn.Module):
       dtype=self.dtype,
     )
     features = self.width * 2 ** (levels - 1)
-    x = z.reshape(z.shape[0], 1, 1, self.latent_dim)
+    x = z.reshape(z.shape[0], 1, 1, z.shape[-1])
     x = nn.relu(norm()(conv_t(features, base, 1, 0)(x)))
     for _ in range(levels - 1):
       features //= 2
       x = nn.relu(norm()(conv_t(features, 4, 2, 1)(x)))
     x = conv_t(self.channels, 4, 2, 1)(x)
     return jnp.tanh(x.astype(jnp.float32))
+
+
+def condition_embedding(module: nn.Module, cond, features: int, who: str):
+  """`cond` as `[B, features]`: an embedding of class ids or a projection of vectors; None if
+  the module is unconditional. Raises ValueError for a missing or mis-shaped condition."""
+  if not (module.num_classes or module.cond_dim):
+    if cond is not None:
+      raise ValueError(f'{who} is unconditional (num_classes = cond_dim = 0) but got a condition')
+    return None
+  if cond is None:
+    raise ValueError(f'a conditional {who} needs a condition (class ids or vectors) per example')
+  if module.num_classes:
+    if cond.ndim != 1 or jnp.issubdtype(cond.dtype, jnp.floating):
+      raise ValueError(f'{who} wants class ids [B] (int); got {cond.dtype} {cond.shape}')
+    return nn.Embed(module.num_classes, features, name='class_embedding')(cond)
+  if cond.ndim != 2 or cond.shape[-1] != module.cond_dim:
+    raise ValueError(f'{who} wants condition vectors [B, {module.cond_dim}]; got {cond.shape}')
+  return nn.Dense(features, name='condition_projection')(cond.astype(jnp.float32))
 
 
 class Discriminator(nn.Module):
@@ -107,6 +130,12 @@ class Discriminator(nn.Module):
   kernel divided by its largest singular value, estimated by one power
   iteration per call whose vector lives in the `batch_stats` collection; no
   BatchNorm, convolutions with biases) or 'none'.
+
+  Conditional (`num_classes` or `cond_dim` > 0): `cond_mode='projection'`
+  (Miyato & Koyama 2018) adds `<embed(cond), h>` to the logit, `h` the last
+  feature map summed over space; `'acgan'` (Odena et al. 2017) returns
+  `(logits, class_logits)`, a classifier head on `h` beside the adversarial one
+  (the condition it is given is not an input there: the head predicts it).
   """
 
   size: int = 64
@@ -115,12 +144,15 @@ class Discriminator(nn.Module):
   pack: int = 1
   mbstd_group: int = 0
   norm: str = 'batch'
+  num_classes: int = 0
+  cond_dim: int = 0
+  cond_mode: str = 'projection'
   conv_impl: str = 'fast'
   dtype: Any = None
   bn_axis_name: str | None = None  # the pmap axis: BatchNorm statistics over the global batch
 
   @nn.compact
-  def __call__(self, x: Array, train: bool = True) -> Array:
+  def __call__(self, x: Array, cond: Array | None = None, train: bool = True):
     expected = (self.size, self.size, self.channels)
     if x.ndim != 4 or x.shape[1:] != expected:
       raise ValueError(
@@ -159,7 +191,15 @@ class Discriminator(nn.Module):
           dtype=self.dtype,
         )(x)
       x = nn.leaky_relu(x, 0.2)
+    h = jnp.sum(x.astype(jnp.float32), axis=(1, 2))  # [B, features]
     if self.mbstd_group:
       x = layers.minibatch_stddev(x, self.mbstd_group)
-    x = conv(1, base, 1, 0)(x)
-    return x.reshape(x.shape[0]).astype(jnp.float32)
+    logits = conv(1, base, 1, 0)(x).reshape(x.shape[0]).astype(jnp.float32)
+    if self.cond_mode == 'acgan':
+      if not self.num_classes:
+        raise ValueError("cond_mode='acgan' needs class ids (num_classes > 0)")
+      return logits, nn.Dense(self.num_classes, name='class_head')(h)
+    embedding = condition_embedding(self, cond, h.shape[-1], 'Discriminator')
+    if embedding is not None:
+      logits = logits + jnp.sum(embedding.astype(jnp.float32) * h, axis=-1)
+    return logits
