@@ -88,7 +88,6 @@ def _d_loss(
   d_joint: bool,
   diffaug: str = '',
   r1_every: int = 1,
-  r1_now: Array | bool = True,
   aux_weight: float = 1.0,
   real_cond: Array | None = None,
   fake_cond: Array | None = None,
@@ -97,7 +96,7 @@ def _d_loss(
 
   With `diffaug`, D sees real and fake through the same random augmentation
   policy (independent draws); penalties are taken on what D sees. Lazy R1:
-  with `r1_every = k > 1` the R1 term is added (times k) only where `r1_now`.
+  with `r1_every = k > 1` R1 is left out here: `_lazy_r1_update` applies it.
   A conditional D sees each image with its condition; an ACGAN D (class
   logits beside the adversarial ones) adds `aux_weight` times the
   cross-entropy of the real and fake images' classes.
@@ -136,13 +135,7 @@ def _d_loss(
     gp = jnp.mean(losses.gradient_penalty(critic, real, fake, rng))
     metrics['gp'] = gp
     total += gp_weight * gp
-  if r1_gamma and r1_every > 1:  # lazy: computed only on the steps it is applied
-    r1 = jax.lax.cond(
-      r1_now, lambda: jnp.mean(losses.r1_penalty(critic, real)), lambda: jnp.zeros(())
-    )
-    metrics['r1'] = r1
-    total += 0.5 * r1_gamma * r1_every * r1
-  elif r1_gamma:
+  if r1_gamma and r1_every == 1:
     r1 = jnp.mean(losses.r1_penalty(critic, real))
     metrics['r1'] = r1
     total += 0.5 * r1_gamma * r1
@@ -169,6 +162,39 @@ def _d_update(
     d, d.params, real, fake, rng, **d_settings
   )
   return apply_update(d, grads, collections, metrics, name='d', axis_name=axis_name)
+
+
+def _lazy_r1_update(
+  d: PlayerState,
+  real: Array,
+  cond: Array | None,
+  rng: Array,
+  now: Array,
+  *,
+  r1_gamma: float,
+  r1_every: int,
+  diffaug: str,
+  axis_name: str | None,
+) -> tuple[PlayerState, Array]:
+  """Lazy R1 (StyleGAN2): every `r1_every` steps, one extra optimizer update of D on
+  `r1_every * r1_gamma / 2 * R1` alone; a `lax.cond`, so the other steps skip its cost.
+
+  Returns D and the R1 value (0 on the steps it skips).
+  """
+
+  def update(d):
+    seen = augment.diff_augment(real, rng, diffaug) if diffaug else real
+
+    def loss_fn(params):
+      critic = lambda x: _heads(d.apply(params, x, *_args(cond), train=True)[0])[0]
+      r1 = jnp.mean(losses.r1_penalty(critic, seen))
+      return 0.5 * r1_gamma * r1_every * r1, r1
+
+    grads, r1 = jax.grad(loss_fn, has_aux=True)(d.params)
+    grads, r1 = pmean((grads, r1), axis_name)
+    return d.apply_gradients(grads, d.collections), r1
+
+  return jax.lax.cond(now, update, lambda d: (d, jnp.zeros((), jnp.float32)), d)
 
 
 def unrolled_d(
@@ -390,7 +416,8 @@ def train_step(
     n_critic: D updates per G update.
     gp_weight: WGAN-GP weight (0: off).
     r1_gamma: R1 weight gamma (penalty `gamma / 2 * ||grad D(real)||^2`; 0: off).
-    r1_every: lazy R1 (StyleGAN2): the penalty only every this many steps, times it.
+    r1_every: lazy R1 (StyleGAN2): every this many steps, a separate D update on the
+      penalty times this (`_lazy_r1_update`); 1: R1 in every D update's loss.
     r2_gamma: R2 weight gamma, on fakes (0: off).
     ema_decay: decay of G's EMA (None: no update).
     d_joint: D sees real and fake in one call (see the module docstring).
@@ -415,7 +442,6 @@ def train_step(
   conds = [None] * n_critic if cond is None else jnp.split(cond, n_critic)
   objective = dict(loss=loss, gp_weight=gp_weight, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
   objective.update(d_joint=d_joint, diffaug=diffaug, r1_every=r1_every, aux_weight=aux_weight)
-  objective['r1_now'] = state.step % r1_every == 0
   d_settings = dict(objective, axis_name=axis_name)
   latent = lambda rng, n: sample_latent(state, rng, n, axis_name)
   d = state.d
@@ -431,6 +457,18 @@ def train_step(
   d, d_metrics = _d_update(
     d, reals[-1], fake, pen_rng, real_cond=conds[-1], fake_cond=conds[-1], **d_settings
   )
+  if r1_gamma and r1_every > 1:
+    d, d_metrics['r1'] = _lazy_r1_update(
+      d,
+      reals[-1],
+      conds[-1],
+      jax.random.fold_in(pen_rng, 3),
+      state.step % r1_every == 0,
+      r1_gamma=r1_gamma,
+      r1_every=r1_every,
+      diffaug=diffaug,
+      axis_name=axis_name,
+    )
   state = state.replace(d=d)
   g, g_metrics = _g_update(
     state,
