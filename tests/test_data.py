@@ -171,7 +171,9 @@ def test_tfds_errors(tmp_path):
 def test_unknown_source():
   config = smoke_config()
   config.data.source = 'lmdb'
-  with pytest.raises(ConfigError, match='known: digits, folder, mnist5k, tfds, toy2d'):
+  with pytest.raises(
+    ConfigError, match='known: digits, folder, mnist5k, stacked_mnist, tfds, toy2d'
+  ):
     pipeline.create_batches(config.data, global_batch=8, seed=0)
 
 
