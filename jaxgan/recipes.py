@@ -21,6 +21,7 @@ demo config, and experiments/README.md records what each measured.
 - `acgan`: class-conditional with an auxiliary-classifier D (Odena et al. 2017).
 """
 
+import os
 from collections.abc import Callable
 
 import ml_collections
@@ -96,6 +97,19 @@ RECIPES: dict[str, Callable[[ConfigDict], None]] = {
   'conditional': _conditional,
   'acgan': _acgan,
 }
+
+
+def experiment(name: str, arg: str | None, dcgan_configs: str) -> ConfigDict:
+  """The config of `experiments/recipes/<name>.py`: recipe `name` on the digits demo's config.
+
+  `arg`: '' or 'mnist5k' (the real MNIST digits' config instead), then ',smoke' if
+  wanted; `dcgan_configs`: the folder holding `digits.py` and `mnist5k.py`.
+  """
+  parts = [p for p in (arg or '').split(',') if p]
+  data = 'mnist5k' if 'mnist5k' in parts else 'digits'
+  rest = ','.join(p for p in parts if p != 'mnist5k') or None
+  base = configs.load(os.path.join(dcgan_configs, f'{data}.py'))
+  return configs.finalize(apply(base, name), rest)
 
 
 def apply(config: ConfigDict, name: str) -> ConfigDict:

@@ -13,12 +13,8 @@ The recipe (non-saturating loss, BatchNorm D, Adam 2e-4 / 0.5) is
 
 import os
 
-from jaxgan import configs, recipes
+from jaxgan import recipes
 
 
 def get_config(arg=None):
-  parts = [p for p in (arg or '').split(',') if p]
-  data = 'mnist5k' if 'mnist5k' in parts else 'digits'
-  rest = ','.join(p for p in parts if p != 'mnist5k') or None
-  base = configs.load(os.path.join(os.path.dirname(__file__), '..', 'dcgan', f'{data}.py'))
-  return configs.finalize(recipes.apply(base, 'dcgan'), rest)
+  return recipes.experiment('dcgan', arg, os.path.join(os.path.dirname(__file__), '..', 'dcgan'))

@@ -13,12 +13,8 @@ The recipe (colour, translation and cutout on every image D sees, real and fake)
 
 import os
 
-from jaxgan import configs, recipes
+from jaxgan import recipes
 
 
 def get_config(arg=None):
-  parts = [p for p in (arg or '').split(',') if p]
-  data = 'mnist5k' if 'mnist5k' in parts else 'digits'
-  rest = ','.join(p for p in parts if p != 'mnist5k') or None
-  base = configs.load(os.path.join(os.path.dirname(__file__), '..', 'dcgan', f'{data}.py'))
-  return configs.finalize(recipes.apply(base, 'diffaug'), rest)
+  return recipes.experiment('diffaug', arg, os.path.join(os.path.dirname(__file__), '..', 'dcgan'))

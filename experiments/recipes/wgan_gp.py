@@ -14,12 +14,8 @@ model, data, steps and evaluation.
 
 import os
 
-from jaxgan import configs, recipes
+from jaxgan import recipes
 
 
 def get_config(arg=None):
-  parts = [p for p in (arg or '').split(',') if p]
-  data = 'mnist5k' if 'mnist5k' in parts else 'digits'
-  rest = ','.join(p for p in parts if p != 'mnist5k') or None
-  base = configs.load(os.path.join(os.path.dirname(__file__), '..', 'dcgan', f'{data}.py'))
-  return configs.finalize(recipes.apply(base, 'wgan_gp'), rest)
+  return recipes.experiment('wgan_gp', arg, os.path.join(os.path.dirname(__file__), '..', 'dcgan'))
