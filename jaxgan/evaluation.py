@@ -373,7 +373,7 @@ class Evaluation:
 
 
 @functools.cache
-def _jitted_generate(game):
+def jitted_generate(game):
   """One jitted sampler per game: evaluations every few steps reuse its compilation."""
   return jax.jit(game.generate, static_argnames='use_ema')
 
@@ -392,7 +392,7 @@ def generate(
   """`n` generator outputs for latents drawn from `seed`, in chunks (of class `labels[i]`
   for a class-conditional G)."""
   z = np.asarray(jax.random.normal(jax.random.key(seed), (n, *state.latent_shape)))
-  fn = _jitted_generate(game)
+  fn = jitted_generate(game)
   put = (lambda x: x) if dp is None else dp.replicate
   out = []
   for i in range(0, n, chunk):

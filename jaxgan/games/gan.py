@@ -174,7 +174,7 @@ class SampleGrid(evaluators.Evaluator):
     self.z = jax.random.normal(self.rng, (config.eval.num_samples, config.model.latent_dim))
     self.means = toy2d.get_mixture(config.data.name).means if _is_2d(config) else None
     self.num_classes = config.model.get('num_classes', 0)
-    self._generate = jax.jit(game.generate)
+    self._generate = evaluation.jitted_generate(game)  # shared: one compilation for all seeds
 
   def samples(self, state, z, cond=None) -> np.ndarray:
     """G's outputs for latents `z` (and conditions), from the logical (unplaced) `state`."""
