@@ -8,8 +8,18 @@ and an entry that cannot be read is compiled afresh with a warning.
 
 `JAXGAN_COMPILATION_CACHE=0` turns it off, `JAXGAN_COMPILATION_CACHE=DIR`
 moves it; a directory set through JAX itself (`JAX_COMPILATION_CACHE_DIR`,
-`jax.config`) wins. The directory is not size-bounded (JAX's default):
-delete it to reclaim the space.
+`jax.config`) wins.
+
+Bounded and shared safely: the directory is capped at
+`JAXGAN_COMPILATION_CACHE_MAX_GB` (default 4; JAX then evicts the least
+recently used entries), and setting a cap is also what makes JAX take a file
+lock (`DIR/.lockfile`, the `filelock` package) around every read and write of
+an entry. Without it (JAX's default, unbounded) JAX writes entries in place,
+so a process starting beside another that is writing the same entry could
+read half a file (JAX then warns and compiles afresh). With the lock, several
+processes may share the directory: test workers, two runs, a notebook beside
+a training run. Under `jax.distributed` only process 0 writes (JAX's rule).
+A cap set through JAX (`JAX_COMPILATION_CACHE_MAX_SIZE`) wins.
 """
 
 import os
@@ -18,7 +28,25 @@ from collections.abc import Mapping
 from jaxgan import cache
 
 OPT = 'JAXGAN_COMPILATION_CACHE'
+MAX_GB = 'JAXGAN_COMPILATION_CACHE_MAX_GB'
+DEFAULT_MAX_GB = 4.0
 OFF = ('0', 'off', 'false', 'no', 'none')
+
+
+def max_bytes(environ: Mapping[str, str] = os.environ) -> int:
+  """The cache's size cap in bytes from `JAXGAN_COMPILATION_CACHE_MAX_GB`.
+
+  Raises:
+    ValueError: for a value that is not a positive number of GiB.
+  """
+  setting = environ.get(MAX_GB, '') or str(DEFAULT_MAX_GB)
+  try:
+    gib = float(setting)
+  except ValueError:
+    gib = -1.0
+  if not gib > 0 or gib == float('inf'):
+    raise ValueError(f'{MAX_GB}={setting!r}: give a positive number of GiB, e.g. 4')
+  return int(gib * 2**30)
 
 
 def default_dir(environ: Mapping[str, str] = os.environ) -> str:
@@ -32,12 +60,14 @@ def enable(environ: Mapping[str, str] = os.environ) -> str | None:
   setting = environ.get(OPT, '')
   if setting.lower() in OFF:
     return None
-  if jax.config.jax_compilation_cache_dir:
-    return jax.config.jax_compilation_cache_dir
-  directory = setting or default_dir(environ)
-  try:
-    os.makedirs(directory, exist_ok=True)
-  except OSError:
-    return None  # a read-only home: run without the cache
-  jax.config.update('jax_compilation_cache_dir', directory)
+  directory = jax.config.jax_compilation_cache_dir
+  if not directory:
+    directory = setting or default_dir(environ)
+    try:
+      os.makedirs(directory, exist_ok=True)
+    except OSError:
+      return None  # a read-only home: run without the cache
+    jax.config.update('jax_compilation_cache_dir', directory)
+  if jax.config.jax_compilation_cache_max_size == -1:  # JAX's default: unbounded, no lock
+    jax.config.update('jax_compilation_cache_max_size', max_bytes(environ))
   return directory

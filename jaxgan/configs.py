@@ -344,6 +344,10 @@ ADDED_KEYS = {
   'model.cond_dim': 0,
   'model.d_cond': 'projection',
   'loss.aux_weight': 1.0,
+  'model.d_arch': 'dcgan',
+  'model.d_embed': 64,
+  'loss.began_gamma': 0.5,
+  'loss.began_lambda_k': 0.001,
 }
 
 

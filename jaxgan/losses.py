@@ -95,12 +95,50 @@ def _g_relativistic_average(real_logits: Array, fake_logits: Array) -> Array:
   return jax.nn.softplus(real_rel) + jax.nn.softplus(-fake_rel)
 
 
-class AdversarialLoss(NamedTuple):
-  """D-side and G-side losses of one GAN objective."""
+def began_d(real_errors: Array, fake_errors: Array, k: Array) -> Array:
+  """BEGAN's D loss (Berthelot et al., 2017): `L(x) - k_t L(G(z))`, `[B]`.
 
-  d: LossFn
+  D is an auto-encoder and its "logits" are per-example reconstruction errors
+  `L(v) = |v - D(v)|_1`: D lowers the real ones and raises the fake ones by the
+  equilibrium weight `k_t` in [0, 1] (`began_k_update`).
+  """
+  _check_logits(real_errors, fake_errors)
+  return real_errors - k * fake_errors
+
+
+def _g_began(real_errors: Array, fake_errors: Array) -> Array:
+  """BEGAN's G loss `L(G(z))`: fakes that D's auto-encoder reconstructs well."""
+  _check_logits(real_errors, fake_errors)
+  return fake_errors
+
+
+def began_k_update(
+  k: Array, real_error: Array, fake_error: Array, *, gamma: float, lambda_k: float
+) -> Array:
+  """`k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)`, from the batch means.
+
+  `gamma = E[L(G(z))] / E[L(x)]` at equilibrium is the diversity ratio: lower
+  values give sharper, less diverse samples (the paper uses 0.3 to 0.7).
+  """
+  return jnp.clip(k + lambda_k * (gamma * real_error - fake_error), 0.0, 1.0)
+
+
+def began_convergence(real_error: Array, fake_error: Array, *, gamma: float) -> Array:
+  """BEGAN's global convergence measure `L(x) + |gamma L(x) - L(G(z))|` (lower is better)."""
+  return real_error + jnp.abs(gamma * real_error - fake_error)
+
+
+class AdversarialLoss(NamedTuple):
+  """D-side and G-side losses of one GAN objective.
+
+  `equilibrium`: D's loss takes a third argument, BEGAN's `k_t`, which the
+  step carries in the state.
+  """
+
+  d: Callable[..., Array]
   g: LossFn
   g_needs_real: bool = False
+  equilibrium: bool = False
 
 
 ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
@@ -112,6 +150,7 @@ ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
   'relativistic_average': AdversarialLoss(
     _d_relativistic_average, _g_relativistic_average, g_needs_real=True
   ),
+  'began': AdversarialLoss(began_d, _g_began, equilibrium=True),
 }
 
 

@@ -16,6 +16,13 @@ demo config, and experiments/README.md records what each measured.
   Karras et al. 2020).
 - `diffaug`: the baseline with DiffAugment colour, translation and cutout on everything
   D sees (Zhao et al. 2020).
+- `began`: boundary-equilibrium GAN (Berthelot et al. 2017): an auto-encoder D whose
+  output is the L1 reconstruction error, D minimising `L(x) - k_t L(G(z))`, G `L(G(z))`,
+  k_t (in the state) steered to `gamma = 0.7`; Adam 1e-4 / 0.5 as the paper. Sized for
+  short runs on small images: a 16-d code (the paper: 64 for 64x64 faces) and lambda_k
+  0.01 (the paper: 0.001). With the paper's 64-d code, gamma 0.5 and lambda_k 0.001 the
+  1,500-step digits run collapsed to one grey image (experiments/README.md). G stays the
+  DCGAN generator (the paper's G is its decoder).
 - `conditional`: class-conditional on the digit labels: a label embedding joins G's
   latent, a projection D (Miyato & Koyama 2018); evaluated by class accuracy too.
 - `acgan`: class-conditional with an auxiliary-classifier D (Odena et al. 2017).
@@ -66,6 +73,17 @@ def _r1(config: ConfigDict) -> None:
   config.loss.r1_every = 16
 
 
+def _began(config: ConfigDict) -> None:
+  config.loss.name = 'began'
+  config.loss.began_gamma = 0.7
+  config.loss.began_lambda_k = 0.01
+  config.model.d_arch = 'autoencoder'
+  config.model.d_embed = 16
+  config.model.d_norm = 'none'
+  config.optimizer.g = configs.adam(1e-4, 0.5, 0.999)
+  config.optimizer.d = configs.adam(1e-4, 0.5, 0.999)
+
+
 def _diffaug(config: ConfigDict) -> None:
   config.loss.diffaug = 'color,translation,cutout'
 
@@ -94,6 +112,7 @@ RECIPES: dict[str, Callable[[ConfigDict], None]] = {
   'ragan': _ragan,
   'r1': _r1,
   'diffaug': _diffaug,
+  'began': _began,
   'conditional': _conditional,
   'acgan': _acgan,
 }

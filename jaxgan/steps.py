@@ -91,6 +91,7 @@ def _d_loss(
   aux_weight: float = 1.0,
   real_cond: Array | None = None,
   fake_cond: Array | None = None,
+  began_k: Array | None = None,
 ) -> tuple[Array, tuple[Any, Metrics]]:
   """D's objective at `params`: `(total, (collections after the call, metrics))`.
 
@@ -99,10 +100,13 @@ def _d_loss(
   with `r1_every = k > 1` R1 is left out here: `_lazy_r1_update` applies it.
   A conditional D sees each image with its condition; an ACGAN D (class
   logits beside the adversarial ones) adds `aux_weight` times the
-  cross-entropy of the real and fake images' classes.
+  cross-entropy of the real and fake images' classes. BEGAN's loss (an
+  equilibrium loss) weighs the fakes by `began_k`, the state's `k_t`.
   """
   rc, fc = _args(real_cond), _args(fake_cond)
   adversarial = losses.get_adversarial_loss(loss)
+  if adversarial.equilibrium and began_k is None:
+    raise ValueError(f'the {loss!r} loss needs k_t (state.extra["began_k"]): use train_step')
   if diffaug:
     real_rng, fake_rng, rng = jax.random.split(rng, 3)
     real = augment.diff_augment(real, real_rng, diffaug)
@@ -118,7 +122,10 @@ def _d_loss(
     real_logits, real_cls = _heads(out)
     out, collections = d.apply(params, fake, *fc, train=True, collections=collections)
     fake_logits, fake_cls = _heads(out)
-  total = jnp.mean(adversarial.d(real_logits, fake_logits))
+  if adversarial.equilibrium:
+    total = jnp.mean(adversarial.d(real_logits, fake_logits, began_k))
+  else:
+    total = jnp.mean(adversarial.d(real_logits, fake_logits))
   metrics = {
     'd_loss': total,
     'd_real_logit': jnp.mean(real_logits),
@@ -405,6 +412,8 @@ def train_step(
   r1_every: int = 1,
   conditional: bool = False,
   aux_weight: float = 1.0,
+  began_gamma: float = 0.5,
+  began_lambda_k: float = 0.001,
   axis_name: str | None = None,
 ) -> tuple[GANState, Metrics]:
   """`n_critic` D updates, then one G update against the updated D.
@@ -426,6 +435,11 @@ def train_step(
     conditional: G and D take each example's condition (`batch['label']` or
       `batch['cond']`); the fakes carry the real batch's conditions.
     aux_weight: weight of an ACGAN D's class cross-entropy (D and G).
+    began_gamma, began_lambda_k: BEGAN's diversity ratio and k_t learning rate
+      (`loss='began'`: D is an auto-encoder whose outputs are reconstruction
+      errors; `state.extra['began_k']` holds k_t, updated after the D updates
+      from the last one's mean errors, `losses.began_k_update`; logged as
+      `began_k` with the convergence measure `convergence`).
     unroll: G's loss against D after this many look-ahead updates on the same
       real batch and G's fakes, differentiated through (unrolled GAN; 0: off).
     axis_name: the `pmap` axis: gradients and metrics are averaged over it and
@@ -442,6 +456,14 @@ def train_step(
   conds = [None] * n_critic if cond is None else jnp.split(cond, n_critic)
   objective = dict(loss=loss, gp_weight=gp_weight, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
   objective.update(d_joint=d_joint, diffaug=diffaug, r1_every=r1_every, aux_weight=aux_weight)
+  equilibrium = losses.get_adversarial_loss(loss).equilibrium
+  if equilibrium:
+    if 'began_k' not in state.extra:
+      raise ValueError(
+        f'the {loss!r} loss needs k_t in state.extra["began_k"]; the game creates it when '
+        'config.loss.name is "began"'
+      )
+    objective['began_k'] = state.extra['began_k']
   d_settings = dict(objective, axis_name=axis_name)
   latent = lambda rng, n: sample_latent(state, rng, n, axis_name)
   d = state.d
@@ -470,6 +492,14 @@ def train_step(
       axis_name=axis_name,
     )
   state = state.replace(d=d)
+  if equilibrium:
+    real_error, fake_error = d_metrics['d_real_logit'], d_metrics['d_fake_logit']
+    k = losses.began_k_update(
+      state.extra['began_k'], real_error, fake_error, gamma=began_gamma, lambda_k=began_lambda_k
+    )
+    state = state.replace(extra={**state.extra, 'began_k': k})
+    d_metrics['began_k'] = k
+    d_metrics['convergence'] = losses.began_convergence(real_error, fake_error, gamma=began_gamma)
   g, g_metrics = _g_update(
     state,
     fake,
@@ -502,6 +532,8 @@ STEP_SETTINGS: tuple[str, ...] = (
   'r1_every',
   'conditional',
   'aux_weight',
+  'began_gamma',
+  'began_lambda_k',
   'axis_name',
 )
 

@@ -12,9 +12,10 @@ import optax
 import pytest
 from PIL import Image
 
-from jaxgan import augment, features, images, models, recipes, sample, steps, train
+from jaxgan import augment, features, games, images, losses, models, recipes, sample, steps, train
 from jaxgan import state as state_lib
 from jaxgan.errors import ConfigError
+from jaxgan.games import gan
 from tests import helpers
 
 # ----- spectral normalisation ------------------------------------------------------------------
@@ -313,3 +314,104 @@ def test_acgan_step_trains_both_class_losses():
   assert 'd_aux' in metrics and 'g_aux' in metrics
   with pytest.raises(ValueError, match='needs "label"'):
     step(state, {'image': batch['image']})
+
+
+# ----- BEGAN -------------------------------------------------------------------------------------
+
+
+def test_began_losses_closed_form():
+  real, fake = jnp.array([0.2, 0.4]), jnp.array([0.1, 0.3])
+  loss = losses.get_adversarial_loss('began')
+  assert loss.equilibrium
+  np.testing.assert_allclose(loss.d(real, fake, 0.25), [0.2 - 0.025, 0.4 - 0.075], rtol=1e-6)
+  np.testing.assert_allclose(loss.g(real, fake), fake)
+  # k + lambda (gamma L(x) - L(G(z))), clipped to [0, 1].
+  k = losses.began_k_update(jnp.float32(0.5), 0.3, 0.1, gamma=0.5, lambda_k=0.1)
+  np.testing.assert_allclose(k, 0.5 + 0.1 * (0.15 - 0.1), rtol=1e-6)
+  assert float(losses.began_k_update(jnp.float32(0.0), 0.1, 0.9, gamma=0.5, lambda_k=1.0)) == 0.0
+  assert float(losses.began_k_update(jnp.float32(0.9), 0.9, 0.0, gamma=1.0, lambda_k=1.0)) == 1.0
+  np.testing.assert_allclose(
+    losses.began_convergence(0.3, 0.4, gamma=0.5), 0.3 + abs(0.15 - 0.4), rtol=1e-6
+  )
+
+
+def _began_state(k: float):
+  g, d = models.create_models(
+    'dcgan',
+    dict(size=16, channels=1, width=4, latent_dim=4, d_arch='autoencoder', d_norm='none'),
+  )
+  return state_lib.create_gan_state(
+    jax.random.key(0),
+    generator=g,
+    discriminator=d,
+    g_tx=optax.sgd(0.1),
+    d_tx=optax.sgd(0.1),
+    g_inputs=[jnp.zeros((1, 4))],
+    d_inputs=[jnp.zeros((1, 16, 16, 1))],
+    latent_shape=(4,),
+    use_ema=False,
+    extra={'began_k': jnp.float32(k)},
+  )
+
+
+def test_began_step_weighs_fakes_by_k_and_updates_k():
+  state = _began_state(0.3)
+  real = jnp.asarray(_images(6)[..., :1])
+  # D's output is the L1 reconstruction error of each example.
+  recon = state.d.apply_fn(state.d.variables, real, train=False, reconstruct=True)
+  errors = state.d.apply_fn(state.d.variables, real, train=False)
+  np.testing.assert_allclose(errors, np.abs(recon - real).mean(axis=(1, 2, 3)), rtol=1e-5)
+  step = jax.jit(
+    functools.partial(steps.train_step, loss='began', began_gamma=0.5, began_lambda_k=0.2)
+  )
+  new, m = step(state, {'image': real})
+  np.testing.assert_allclose(m['d_loss'], m['d_real_logit'] - 0.3 * m['d_fake_logit'], rtol=1e-5)
+  expected_k = 0.3 + 0.2 * (0.5 * m['d_real_logit'] - m['d_fake_logit'])
+  np.testing.assert_allclose(new.extra['began_k'], expected_k, rtol=1e-5)
+  np.testing.assert_allclose(m['began_k'], expected_k, rtol=1e-5)
+  np.testing.assert_allclose(
+    m['convergence'], m['d_real_logit'] + abs(0.5 * m['d_real_logit'] - m['d_fake_logit'])
+  )
+  # k = 0: D only learns to reconstruct real data; its loss has no fake term.
+  zero, m0 = step(_began_state(0.0), {'image': real})
+  np.testing.assert_allclose(m0['d_loss'], m0['d_real_logit'], rtol=1e-6)
+  with pytest.raises(ValueError, match='needs k_t'):
+    step(state.replace(extra={}), {'image': real})
+
+
+def test_began_resumes_exactly_with_k_in_the_checkpoint(tmp_path):
+  def config(num_steps):
+    c = helpers.smoke_config('experiments/recipes/began.py')
+    c.loss.began_lambda_k = 0.5  # k moves visibly within a few steps
+    c.train.num_steps = num_steps
+    return c
+
+  straight = train.train_and_evaluate(config(4), str(tmp_path / 'one'))
+  train.train_and_evaluate(config(2), str(tmp_path / 'two'))
+  resumed = train.train_and_evaluate(config(4), str(tmp_path / 'two'))
+  assert float(straight.extra['began_k']) > 0.0
+  np.testing.assert_array_equal(straight.extra['began_k'], resumed.extra['began_k'])
+  for a, b in zip(
+    jax.tree.leaves(straight.d.params), jax.tree.leaves(resumed.d.params), strict=True
+  ):
+    np.testing.assert_array_equal(a, b)
+  log = [json.loads(line) for line in open(tmp_path / 'one' / 'metrics.jsonl')]
+  assert any('began_k' in r and 'convergence' in r for r in log)
+
+
+def test_began_config_errors():
+  config = helpers.smoke_config('experiments/recipes/began.py')
+  config.model.d_arch = 'dcgan'
+  with pytest.raises(ConfigError, match="config.loss.name='began' with config.model.d_arch"):
+    gan.GAME.validate(config)
+  config = helpers.smoke_config('experiments/recipes/began.py')
+  config.model.d_norm = 'batch'
+  with pytest.raises(ConfigError, match="d_norm 'none'"):
+    gan.GAME.create_state(config)
+  config.model.d_norm, config.model.num_classes = 'none', 10
+  with pytest.raises(ConfigError, match='takes no config.model.num_classes'):
+    gan.GAME.create_state(config)
+  config = helpers.smoke_config('experiments/cyclegan/digits.py')
+  config.loss.name = 'began'
+  with pytest.raises(ConfigError, match='not usable by CycleGAN'):
+    games.get(config.game).validate(config)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from jaxgan import xla_cpu
+from jaxgan import compile_cache, xla_cpu
 
 FLAG = xla_cpu.FLAGS[0]
 
@@ -76,11 +76,48 @@ def test_compilation_cache_is_on_by_default_and_can_be_moved_or_turned_off(tmp_p
   environ.update({k: v.format(home=home) for k, v in env.items()}, HOME=home)
   if 'XDG_CACHE_HOME' not in env:
     environ.pop('XDG_CACHE_HOME', None)
+  code = 'import jaxgan, jax; c = jax.config\n'
+  code += 'print(c.jax_compilation_cache_dir, c.jax_compilation_cache_max_size)'
   out = subprocess.run(
-    [sys.executable, '-c', 'import jaxgan, jax; print(jax.config.jax_compilation_cache_dir)'],
-    env=environ,
-    capture_output=True,
+    [sys.executable, '-c', code], env=environ, capture_output=True, text=True, check=True
+  ).stdout.split()
+  assert out[0] == expected.format(home=home)
+  if out[0] != 'None':  # capped (4 GiB), which also makes JAX lock the directory
+    assert int(out[1]) == 4 * 2**30
+
+
+_COMPILE = """
+import jaxgan, jax, jax.numpy as jnp
+hits = []
+jax.monitoring.register_event_listener(
+  lambda event, **kw: hits.append(1) if event == '/jax/compilation_cache/cache_hits' else None
+)
+jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+f = jax.jit(lambda x: jnp.tanh(x @ x.T).sum(axis=0))
+f(jnp.ones((64, 64))).block_until_ready()
+print('hits', len(hits))
+"""
+
+
+def test_processes_share_the_compilation_cache(tmp_path):
+  env = {k: v for k, v in os.environ.items() if 'COMPILATION_CACHE' not in k}
+  env['JAXGAN_COMPILATION_CACHE'] = str(tmp_path / 'xla')
+  with pytest.raises(ValueError, match='JAXGAN_COMPILATION_CACHE_MAX_GB=.*positive number'):
+    compile_cache.max_bytes({'JAXGAN_COMPILATION_CACHE_MAX_GB': '-1'})
+  run = lambda: subprocess.Popen(
+    [sys.executable, '-c', _COMPILE],
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
     text=True,
-    check=True,
-  ).stdout.strip()
-  assert out == expected.format(home=home)
+  )
+  cold = [run(), run()]  # two processes writing the same entry at once
+  for p in cold:
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err[-500:]
+    assert 'persistent compilation cache' not in err, err[-500:]  # no read/write error
+  entries = [f for f in os.listdir(tmp_path / 'xla') if f.endswith('-cache')]
+  assert entries and os.path.exists(tmp_path / 'xla' / '.lockfile')
+  warm = run()
+  out, err = warm.communicate(timeout=120)
+  assert out.split()[-1] != '0', err[-500:]  # the warm process loaded it

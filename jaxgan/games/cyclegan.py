@@ -332,8 +332,9 @@ class CycleGAN(games.Game):
     if config.model.size % 4:
       raise ConfigError(f'config.model.size={config.model.size} must be divisible by 4')
     adversarial = losses.ADVERSARIAL_LOSSES.get(config.loss.name)
-    if adversarial is None or adversarial.g_needs_real:
-      known = sorted(k for k, v in losses.ADVERSARIAL_LOSSES.items() if not v.g_needs_real)
+    usable = lambda loss: not (loss.g_needs_real or loss.equilibrium)
+    if adversarial is None or not usable(adversarial):
+      known = sorted(k for k, v in losses.ADVERSARIAL_LOSSES.items() if usable(v))
       raise ConfigError(
         f'config.loss.name={config.loss.name!r} is not usable by CycleGAN; '
         f'known: {", ".join(known)}'

@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 from ml_collections import config_dict
 
-from jaxgan import configs, evaluation, evaluators, games, images, models, optim, steps
+from jaxgan import configs, evaluation, evaluators, games, images, losses, models, optim, steps
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, toy2d
 from jaxgan.errors import ConfigError
@@ -46,6 +46,12 @@ def dcgan_config() -> ConfigDict:
   config.model.d_cond = 'projection'  # projection | acgan
   config.model.pack = 1  # PacGAN: D judges this many images jointly (stacked on channels)
   config.model.mbstd_group = 0  # minibatch stddev channel over groups of this size; 0: off
+  # D's architecture: 'dcgan' (a classifier) or 'autoencoder' (BEGAN's: its outputs are
+  # reconstruction errors; with config.loss.name='began'), with a d_embed-wide code.
+  config.model.d_arch = 'dcgan'
+  config.model.d_embed = 64
+  config.loss.began_gamma = 0.5  # BEGAN's diversity ratio E[L(G(z))] / E[L(x)]
+  config.loss.began_lambda_k = 0.001  # BEGAN's learning rate of k_t
 
   config.data = ConfigDict()
   config.data.source = 'digits'  # digits | tfds | folder
@@ -127,10 +133,16 @@ def step_settings(config: ConfigDict) -> dict[str, Any]:
       r1_every=loss.get('r1_every', 1),
       conditional=is_conditional(config),
       aux_weight=loss.get('aux_weight', 1.0),
+      began_gamma=loss.get('began_gamma', 0.5),
+      began_lambda_k=loss.get('began_lambda_k', 0.001),
       ema_decay=config.train.ema_decay if config.train.use_ema else None,
     )
   except ValueError as e:
     raise ConfigError(f'config.loss: {e}') from e
+
+
+def is_began(config: ConfigDict) -> bool:
+  return losses.get_adversarial_loss(config.loss.name).equilibrium
 
 
 def is_conditional(config: ConfigDict) -> bool:
@@ -238,6 +250,14 @@ class GAN(games.Game):
 
   def validate(self, config: ConfigDict) -> None:
     step_settings(config)
+    began = is_began(config)
+    if began != (config.model.get('d_arch', 'dcgan') == 'autoencoder'):
+      raise ConfigError(
+        "BEGAN is config.loss.name='began' with config.model.d_arch='autoencoder': set both "
+        f'(got loss {config.loss.name!r}, d_arch {config.model.get("d_arch", "dcgan")!r})'
+      )
+    if began and config.loss.began_gamma <= 0:
+      raise ConfigError(f'config.loss.began_gamma={config.loss.began_gamma} must be > 0')
     if is_conditional(config):
       if config.model.name != 'dcgan':
         raise ConfigError(f'config.model.name={config.model.name!r} is unconditional: use dcgan')
@@ -286,6 +306,7 @@ class GAN(games.Game):
       ],
       latent_shape=(latent_dim,),
       use_ema=config.train.use_ema,
+      extra={'began_k': jnp.zeros((), jnp.float32)} if is_began(config) else None,  # k_0 = 0
     )
 
   def step_fn(self, config: ConfigDict):

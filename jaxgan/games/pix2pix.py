@@ -249,7 +249,10 @@ class Pix2Pix(games.Game):
       raise ConfigError(
         f'config.data.direction={config.data.direction!r}; known: {", ".join(DIRECTIONS)}'
       )
-    losses.get_adversarial_loss(config.loss.name)
+    if losses.get_adversarial_loss(config.loss.name).equilibrium:
+      raise ConfigError(
+        f"config.loss.name={config.loss.name!r} needs an auto-encoder D (config.game='gan')"
+      )
 
   def create_state(self, config, *, axis_name: str | None = None) -> GANState:
     m, dtype = config.model, state_lib.compute_dtype(config)

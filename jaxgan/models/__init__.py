@@ -8,6 +8,8 @@ import flax.linen as nn
 
 from jaxgan.models import dcgan, mlp
 
+D_ARCHS = ('dcgan', 'autoencoder')
+
 
 def _dcgan(
   *,
@@ -23,9 +25,13 @@ def _dcgan(
   num_classes: int = 0,
   cond_dim: int = 0,
   d_cond: str = 'projection',
+  d_arch: str = 'dcgan',
+  d_embed: int = 64,
   dtype: Any = None,
   bn_axis_name: str | None = None,
 ):
+  if d_arch not in D_ARCHS:
+    raise ValueError(f'unknown config.model.d_arch {d_arch!r}; known: {", ".join(D_ARCHS)}')
   if d_cond not in ('projection', 'acgan'):
     raise ValueError(f'unknown config.model.d_cond {d_cond!r}; known: projection, acgan')
   if num_classes and cond_dim:
@@ -45,6 +51,32 @@ def _dcgan(
     dtype=dtype,
     bn_axis_name=bn_axis_name,
   )
+  if d_arch == 'autoencoder':
+    for key, value, off in (
+      ('num_classes', num_classes, 0),
+      ('cond_dim', cond_dim, 0),
+      ('pack', pack, 1),
+      ('mbstd_group', mbstd_group, 0),
+    ):
+      if value != off:
+        raise ValueError(
+          f"config.model.d_arch='autoencoder' (BEGAN) takes no config.model.{key}: set it to {off}"
+        )
+    if d_norm == 'batch':
+      raise ValueError(
+        "config.model.d_arch='autoencoder' takes config.model.d_norm 'none' (BEGAN's) or "
+        "'spectral', not 'batch'"
+      )
+    d = dcgan.AutoencoderDiscriminator(
+      size=size,
+      channels=channels,
+      width=width,
+      embed_dim=d_embed,
+      norm=d_norm,
+      conv_impl=d_conv_impl,
+      dtype=dtype,
+    )
+    return g, d
   d = dcgan.Discriminator(
     size=size,
     channels=channels,
