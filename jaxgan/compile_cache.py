@@ -23,6 +23,7 @@ A cap set through JAX (`JAX_COMPILATION_CACHE_MAX_SIZE`) wins.
 """
 
 import os
+import time
 from collections.abc import Mapping
 
 from jaxgan import cache
@@ -70,4 +71,32 @@ def enable(environ: Mapping[str, str] = os.environ) -> str | None:
     jax.config.update('jax_compilation_cache_dir', directory)
   if jax.config.jax_compilation_cache_max_size == -1:  # JAX's default: unbounded, no lock
     jax.config.update('jax_compilation_cache_max_size', max_bytes(environ))
+    _add_access_times(directory)
   return directory
+
+
+def _add_access_times(directory: str) -> None:
+  """Gives entries written without a cap (no access-time file) one, stamped now.
+
+  JAX's capped cache reads every entry's access time before each write and
+  fails the write (a warning, no entry) on one without: a directory filled by
+  an uncapped run (jaxgan before the cap, or JAX's default) would never gain
+  entries again.
+  """
+  try:
+    from jax._src import lru_cache  # the naming of JAX's cache files
+
+    cache_suffix, atime_suffix = lru_cache._CACHE_SUFFIX, lru_cache._ATIME_SUFFIX
+    names = set(os.listdir(directory))
+  except (ImportError, AttributeError, OSError):
+    return
+  stamp = time.time_ns().to_bytes(8, 'little')
+  for name in names:
+    if name.endswith(cache_suffix):
+      atime = name[: -len(cache_suffix)] + atime_suffix
+      if atime not in names:
+        try:
+          with open(os.path.join(directory, atime), 'wb') as f:
+            f.write(stamp)
+        except OSError:
+          return

@@ -8,14 +8,32 @@ instead of killing a background thread and leaving the trainer blocked on it.
 import contextlib
 import json
 import os
+import sys
 import time
 
 import numpy as np
-from tensorboardX import summary as tb_summary
-from tensorboardX.event_file_writer import EventsWriter
-from tensorboardX.proto import event_pb2
 
 from jaxgan.errors import OutputError
+
+
+@contextlib.contextmanager
+def _without_torch():
+  """Hides an installed but not yet imported torch: tensorboardX imports it only to accept
+  torch tensors (1.1 s of every start on the 2-core CPU); jaxgan writes numpy arrays."""
+  hide = 'torch' not in sys.modules
+  if hide:
+    sys.modules['torch'] = None  # `import torch` raises ImportError, which tensorboardX expects
+  try:
+    yield
+  finally:
+    if hide and sys.modules.get('torch', 0) is None:
+      del sys.modules['torch']
+
+
+with _without_torch():
+  from tensorboardX import summary as tb_summary
+  from tensorboardX.event_file_writer import EventsWriter
+  from tensorboardX.proto import event_pb2
 
 
 @contextlib.contextmanager

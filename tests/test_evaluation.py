@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import classifier, evaluation, evaluators, features, sample, train
+from jaxgan import cache, classifier, evaluation, evaluators, features, sample, train
 from jaxgan.data import sources
 from jaxgan.errors import CheckpointError, ConfigError, DataError, WeightsError
 from tests import pypi_files
@@ -121,7 +121,10 @@ def test_evaluate_with_inception_features(digits_run, tmp_path, monkeypatch):
 
 
 def test_a_stats_file_as_the_reference(digits_run, tmp_path, monkeypatch):
+  trained = cache.directory('classifiers')  # the user's classifier: not trained again below
   monkeypatch.setenv('JAXGAN_CACHE_DIR', str(tmp_path / 'cache'))
+  os.makedirs(tmp_path / 'cache')
+  os.symlink(trained, tmp_path / 'cache' / 'classifiers')
   run = lambda **kw: evaluation.evaluate_workdir(
     str(digits_run), n=100, features='classifier', progress=False, **kw
   )

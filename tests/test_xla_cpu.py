@@ -111,13 +111,16 @@ def test_processes_share_the_compilation_cache(tmp_path):
     stderr=subprocess.PIPE,
     text=True,
   )
+  os.makedirs(tmp_path / 'xla')
+  (tmp_path / 'xla' / 'jit_old-0123-cache').write_bytes(b'x')  # from an uncapped cache: no atime
   cold = [run(), run()]  # two processes writing the same entry at once
   for p in cold:
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err[-500:]
     assert 'persistent compilation cache' not in err, err[-500:]  # no read/write error
   entries = [f for f in os.listdir(tmp_path / 'xla') if f.endswith('-cache')]
-  assert entries and os.path.exists(tmp_path / 'xla' / '.lockfile')
+  assert len(entries) > 1 and os.path.exists(tmp_path / 'xla' / '.lockfile')
+  assert os.path.exists(tmp_path / 'xla' / 'jit_old-0123-atime')
   warm = run()
   out, err = warm.communicate(timeout=120)
   assert out.split()[-1] != '0', err[-500:]  # the warm process loaded it
