@@ -1,7 +1,9 @@
 """CycleGAN and pix2pix networks, the image pool, the game's step, data, resume, translation."""
 
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 
@@ -115,11 +117,15 @@ def test_known_mapping_data_is_unpaired_and_invertible():
   assert squared.min() > 1.0  # measured: 14.1 (median 635); a shared digit would give ~0
 
 
-def test_resume_is_exact_including_the_pool(tmp_path):
-  config = _config(train__num_steps=6)
+def test_resume_is_exact_including_the_pool(tmp_path, caplog):
+  config = _config(train__num_steps=6)  # checkpoints at steps 3 and 6
   train.train_and_evaluate(config, str(tmp_path / 'one'))
-  train.train_and_evaluate(_config(train__num_steps=3), str(tmp_path / 'two'))
+  # The same run stopped after its step-3 save: its workdir without the step-6 checkpoint.
+  shutil.copytree(tmp_path / 'one', tmp_path / 'two')
+  shutil.rmtree(tmp_path / 'two' / 'checkpoints' / '6')
+  caplog.set_level(logging.INFO)
   train.train_and_evaluate(config, str(tmp_path / 'two'))
+  assert 'checkpoints at step 3.' in caplog.text  # "Resumed from .../checkpoints at step 3."
 
   def restore(workdir):
     ckpt = checkpoint.Checkpointer(str(workdir), create=False)
