@@ -1,6 +1,5 @@
 """Shared test helpers: loading experiment configs and running the trainer quickly."""
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -38,21 +37,6 @@ def smoke_config(
     section, name = key.split('__')
     config[section][name] = value
   return config
-
-
-@contextlib.contextmanager
-def optimized_xla():
-  """XLA's optimisation passes on inside (tests/conftest.py turns most off for the suite):
-  for tests whose time is running compiled code (Inception on hundreds of images, long
-  trainings) rather than compiling it."""
-  import jax
-
-  before = jax.config.read('jax_disable_most_optimizations')
-  jax.config.update('jax_disable_most_optimizations', False)
-  try:
-    yield
-  finally:
-    jax.config.update('jax_disable_most_optimizations', before)
 
 
 def launch(args: list[str]) -> subprocess.Popen:

@@ -138,7 +138,6 @@ def test_resume_is_exact_including_the_pool(tmp_path, caplog):
   chex.assert_trees_all_equal(jax.tree.leaves(one), jax.tree.leaves(two))
 
 
-@pytest.mark.usefixtures('optimized_xla')
 def test_known_mapping_error_falls(tmp_path):
   config = _config(
     train__num_steps=150,

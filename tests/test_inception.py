@@ -21,7 +21,7 @@ from sklearn.datasets import load_sample_image
 
 from jaxgan import features, inception, metrics
 from jaxgan.errors import ConfigError, WeightsError
-from tests import helpers, pypi_files
+from tests import pypi_files
 
 N_PER_SET = 100
 
@@ -71,8 +71,7 @@ def parity(real_weights):
   a = crops('china.jpg', N_PER_SET, seed=0)
   b = crops('flower.jpg', N_PER_SET, seed=1)
   images = np.concatenate([a, b])
-  with helpers.optimized_xla():
-    ours = features.Inception(real_weights, batch_size=50, progress=False)(images)['features']
+  ours = features.Inception(real_weights, batch_size=50, progress=False)(images)['features']
   ref = torchscript_pool3(real_weights, images)
   return ours, ref
 

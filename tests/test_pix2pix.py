@@ -59,7 +59,6 @@ def test_step_updates_both_players_finitely():
   assert 'batch_stats' in new.g.collections and 'batch_stats' in new.d.collections
 
 
-@pytest.mark.usefixtures('optimized_xla')
 def test_learns_the_known_mapping(tmp_path):
   config = _config()
   config.train.num_steps, config.train.batch_size = 100, 8

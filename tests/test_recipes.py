@@ -251,8 +251,7 @@ def conditional_run(tmp_path_factory):
   config.train.batch_size = 64
   config.train.sample_every = config.train.checkpoint_every = 500
   config.evals.classifier.n = 500
-  with helpers.optimized_xla():  # 500 steps: running, not compiling, dominates
-    train.train_and_evaluate(config, str(workdir))
+  train.train_and_evaluate(config, str(workdir))
   return workdir
 
 

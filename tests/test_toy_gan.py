@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 
 from jaxgan import models, steps
 from jaxgan import state as state_lib
@@ -27,7 +26,6 @@ def test_ring_metrics_protocol():
   assert toy2d.grid().means.shape == (25, 2)
 
 
-@pytest.mark.usefixtures('optimized_xla')
 def test_mlp_gan_moves_samples_toward_the_modes():
   mixture = toy2d.ring(radius=2.0, std=0.05)  # far from G's initial outputs
   g, d = models.create_models('mlp', dict(latent_dim=2, g_hidden=[64, 64], d_hidden=[64, 64]))
