@@ -51,6 +51,9 @@ def _dcgan(
     dtype=dtype,
     bn_axis_name=bn_axis_name,
   )
+  d_shared = dict(
+    size=size, channels=channels, width=width, norm=d_norm, conv_impl=d_conv_impl, dtype=dtype
+  )
   if d_arch == 'autoencoder':
     for key, value, off in (
       ('num_classes', num_classes, 0),
@@ -67,27 +70,13 @@ def _dcgan(
         "config.model.d_arch='autoencoder' takes config.model.d_norm 'none' (BEGAN's) or "
         "'spectral', not 'batch'"
       )
-    d = dcgan.AutoencoderDiscriminator(
-      size=size,
-      channels=channels,
-      width=width,
-      embed_dim=d_embed,
-      norm=d_norm,
-      conv_impl=d_conv_impl,
-      dtype=dtype,
-    )
-    return g, d
+    return g, dcgan.AutoencoderDiscriminator(**d_shared, embed_dim=d_embed)
   d = dcgan.Discriminator(
-    size=size,
-    channels=channels,
-    width=width,
+    **d_shared,
     pack=pack,
     mbstd_group=mbstd_group,
-    norm=d_norm,
     **cond,
     cond_mode=d_cond,
-    conv_impl=d_conv_impl,
-    dtype=dtype,
     bn_axis_name=bn_axis_name,
   )
   return g, d
