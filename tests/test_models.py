@@ -1,5 +1,7 @@
 """DCGAN/MLP shapes, parameter counts pinned to the PyTorch reference, registry errors."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -33,13 +35,20 @@ def test_dcgan_parameter_counts_match_pytorch(size, channels):
 @pytest.mark.parametrize('size', [16, 28, 32, 48, 64, 128])
 def test_dcgan_shapes(size):
   g, d = models.create_models('dcgan', dict(size=size, channels=2, width=4, latent_dim=8))
-  z = jnp.ones((3, 8))
-  g_vars = g.init(jax.random.key(0), z, train=False)
-  images = g.apply(g_vars, z, train=False)
+
+  # One program per size (eagerly, every operation compiles on its own); it runs once: no
+  # LLVM optimisation, as jaxgan.state compiles initialisations.
+  @functools.partial(jax.jit, compiler_options={'xla_backend_optimization_level': 0})
+  def run(z):
+    g_vars = g.init(jax.random.key(0), z, train=False)
+    images = g.apply(g_vars, z, train=False)
+    d_vars = d.init(jax.random.key(1), images, train=False)
+    return g_vars, images, d_vars, d.apply(d_vars, images, train=False)
+
+  g_vars, images, d_vars, logits = run(jnp.ones((3, 8)))
   chex.assert_shape(images, (3, size, size, 2))
   assert float(jnp.max(jnp.abs(images))) <= 1.0
-  d_vars = d.init(jax.random.key(1), images, train=False)
-  chex.assert_shape(d.apply(d_vars, images, train=False), (3,))
+  chex.assert_shape(logits, (3,))
   assert 'batch_stats' in g_vars and 'batch_stats' in d_vars
 
 
