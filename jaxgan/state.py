@@ -170,12 +170,12 @@ def create_gan_state(
 
 
 def _init(module: nn.Module, rng: Array, inputs: Sequence[Array]) -> PyTree:
-  if isinstance(rng, jax.core.Tracer):  # under eval_shape, jit or vmap: part of that program
-    return module.init(rng, *inputs, train=False)
+  if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((rng, inputs))):
+    return module.init(rng, *inputs, train=False)  # under eval_shape, jit or vmap: part of it
   return _compiled_init(module)(rng, *inputs)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _compiled_init(module: nn.Module) -> Callable[..., PyTree]:
   """`module.init(rng, *inputs, train=False)` as one compiled program, kept per module.
 
