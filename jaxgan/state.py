@@ -154,8 +154,8 @@ def create_gan_state(
     A `GANState` at step 0.
   """
   g_rng, d_rng, base_rng = jax.random.split(rng, 3)
-  g_vars = _init(generator, g_rng, g_inputs)
-  d_vars = _init(discriminator, d_rng, d_inputs)
+  g_vars = init_variables(generator, g_rng, g_inputs)
+  d_vars = init_variables(discriminator, d_rng, d_inputs)
   g = PlayerState.create(apply_fn=generator.apply, variables=g_vars, tx=g_tx)
   d = PlayerState.create(apply_fn=discriminator.apply, variables=d_vars, tx=d_tx)
   return GANState(
@@ -169,7 +169,8 @@ def create_gan_state(
   )
 
 
-def _init(module: nn.Module, rng: Array, inputs: Sequence[Array]) -> PyTree:
+def init_variables(module: nn.Module, rng: Array, inputs: Sequence[Array]) -> PyTree:
+  """`module.init(rng, *inputs, train=False)`, compiled as one program (see `_compiled_init`)."""
   if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((rng, inputs))):
     return module.init(rng, *inputs, train=False)  # under eval_shape, jit or vmap: part of it
   return _compiled_init(module)(rng, *inputs)

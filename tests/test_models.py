@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import pytest
 
 from jaxgan import models
+from jaxgan import state as state_lib
 from jaxgan.models import cyclegan as cg
 from jaxgan.models import dcgan, mlp
 from jaxgan.state import count_params
@@ -36,16 +37,12 @@ def test_dcgan_parameter_counts_match_pytorch(size, channels):
 def test_dcgan_shapes(size):
   g, d = models.create_models('dcgan', dict(size=size, channels=2, width=4, latent_dim=8))
 
-  # One program per size (eagerly, every operation compiles on its own); it runs once: no
-  # LLVM optimisation, as jaxgan.state compiles initialisations.
-  @functools.partial(jax.jit, compiler_options={'xla_backend_optimization_level': 0})
-  def run(z):
-    g_vars = g.init(jax.random.key(0), z, train=False)
-    images = g.apply(g_vars, z, train=False)
-    d_vars = d.init(jax.random.key(1), images, train=False)
-    return g_vars, images, d_vars, d.apply(d_vars, images, train=False)
-
-  g_vars, images, d_vars, logits = run(jnp.ones((3, 8)))
+  # Compiled, not eager (eagerly every operation compiles on its own: 60-86 programs a size).
+  z = jnp.ones((3, 8))
+  g_vars = state_lib.init_variables(g, jax.random.key(0), [z])
+  images = jax.jit(functools.partial(g.apply, train=False))(g_vars, z)
+  d_vars = state_lib.init_variables(d, jax.random.key(1), [images])
+  logits = jax.jit(functools.partial(d.apply, train=False))(d_vars, images)
   chex.assert_shape(images, (3, size, size, 2))
   assert float(jnp.max(jnp.abs(images))) <= 1.0
   chex.assert_shape(logits, (3,))
