@@ -46,6 +46,21 @@ def test_fid_stays_real_and_finite_for_rank_deficient_covariances():
   assert metrics.fid(a, b) > metrics.fid(a, a + 1e-3)
 
 
+def test_fewer_samples_than_features_take_the_low_rank_path_to_the_same_value():
+  rng = np.random.default_rng(4)
+  a, b = rng.normal(size=(30, 128)), rng.normal(size=(50, 128)) @ rng.normal(size=(128, 128))
+  full_rank = metrics.stats(rng.normal(size=(300, 128)))
+  assert full_rank.factor is None and metrics.stats(a).factor.shape == (30, 128)
+  drop = lambda s: metrics.Stats(s.mu, s.sigma, s.n)  # as statistics loaded from a file
+  for x, y in ((a, b), (b, a), (a, full_rank), (full_rank, b)):
+    sx = x if isinstance(x, metrics.Stats) else metrics.stats(x)
+    sy = y if isinstance(y, metrics.Stats) else metrics.stats(y)
+    want = metrics.fid_from_stats(drop(sx), drop(sy))  # two F x F eigendecompositions
+    np.testing.assert_allclose(metrics.fid_from_stats(sx, sy), want, rtol=1e-7)
+  s = metrics.stats(a)
+  np.testing.assert_allclose(s.factor.T @ s.factor, s.sigma, atol=1e-12)
+
+
 def test_kid_is_the_unbiased_polynomial_mmd():
   rng = np.random.default_rng(3)
   x, y = rng.normal(size=(30, 5)), rng.normal(size=(30, 5)) + 0.3

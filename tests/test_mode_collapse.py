@@ -47,8 +47,8 @@ def test_pack_groups_consecutive_examples_on_the_last_axis():
 def test_packed_discriminators_give_one_logit_per_pack(name, kwargs, shape):
   _, d = models.create_models(name, kwargs)
   pack = kwargs['pack']
-  variables = d.init(jax.random.key(0), jnp.zeros((pack, *shape[1:])), train=False)
-  logits = d.apply(variables, jnp.ones(shape), train=False)
+  variables = state_lib.init_variables(d, jax.random.key(0), [jnp.zeros((pack, *shape[1:]))])
+  logits = jax.jit(lambda v: d.apply(v, jnp.ones(shape), train=False))(variables)
   assert logits.shape == (shape[0] // pack,)
 
 
@@ -119,7 +119,7 @@ def test_unrolled_g_gradient_goes_through_the_look_ahead():
   s1, _ = jax.jit(functools.partial(steps.train_step, unroll=1))(s0, batch)
   # The step's own D update and latents, then the look-ahead written out by hand.
   d1 = s1.d.params
-  z = steps.sample_latent(s0, steps._update_rngs(s0, 0)[0], 16)
+  z = jax.jit(lambda s: steps.sample_latent(s, steps._update_rngs(s, 0)[0], 16))(s0)
   real = batch['image']
 
   def d_loss(d_params, fake):
@@ -131,7 +131,7 @@ def test_unrolled_g_gradient_goes_through_the_look_ahead():
     ahead = jax.tree.map(lambda p, g: p - lr_d * g, d1, jax.grad(d_loss)(d1, fake))
     return jnp.mean(jax.nn.softplus(-D.apply({'params': ahead}, fake)))
 
-  want = jax.tree.map(lambda p, g: p - g, s0.g.params, jax.grad(g_loss)(s0.g.params))
+  want = jax.jit(lambda p0: jax.tree.map(lambda p, g: p - g, p0, jax.grad(g_loss)(p0)))(s0.g.params)
   chex.assert_trees_all_close(s1.g.params, want, rtol=1e-5, atol=1e-6)
 
 

@@ -167,7 +167,7 @@ def _launch_two(workdir, port, num_steps):
     os.environ,
     JAX_PLATFORMS='cpu',
     PYTHONUNBUFFERED='1',
-    XLA_FLAGS='--xla_force_host_platform_device_count=1',
+    XLA_FLAGS=os.environ['XLA_FLAGS'].replace('device_count=8', 'device_count=1'),
   )
   return [
     subprocess.Popen(

@@ -30,7 +30,7 @@ from tests import helpers
 )
 def test_spectral_norm_estimates_the_largest_singular_value(name, kwargs, shape):
   _, d = models.create_models(name, kwargs)
-  variables = d.init(jax.random.key(0), jnp.zeros((1, *shape[1:])), train=False)
+  variables = state_lib.init_variables(d, jax.random.key(0), [jnp.zeros((1, *shape[1:]))])
   stats = variables['batch_stats']
   x = jnp.asarray(np.random.default_rng(0).normal(size=shape), jnp.float32)
   call = jax.jit(
@@ -274,21 +274,27 @@ def test_conditional_samples_are_the_asked_class(conditional_run):
 def test_conditioning_on_vectors_and_acgan():
   g, d = models.create_models('dcgan', dict(size=16, channels=1, width=4, latent_dim=4, cond_dim=3))
   z, c = jnp.zeros((2, 4)), jnp.ones((2, 3))
-  gv = g.init(jax.random.key(0), z, c, train=False)
-  x = g.apply(gv, z, c, train=False)
-  assert x.shape == (2, 16, 16, 1)
-  other = g.apply(gv, z, -c, train=False)
+  gv = state_lib.init_variables(g, jax.random.key(0), [z, c])
+
+  @jax.jit
+  def run(gv):
+    x, other = g.apply(gv, z, c, train=False), g.apply(gv, z, -c, train=False)
+    return x, other, d.apply(d.init(jax.random.key(1), x, c, train=False), x, c, train=False)
+
+  x, other, logits = run(gv)
+  assert x.shape == (2, 16, 16, 1) and logits.shape == (2,)
   assert not np.allclose(x, other)  # the vector condition changes the sample
-  dv = d.init(jax.random.key(1), x, c, train=False)
-  assert d.apply(dv, x, c, train=False).shape == (2,)
   with pytest.raises(ValueError, match='needs a condition'):
     g.apply(gv, z, train=False)
   _, acgan = models.create_models(
     'dcgan', dict(size=16, channels=1, width=4, latent_dim=4, num_classes=5, d_cond='acgan')
   )
   labels = jnp.array([0, 4])
-  av = acgan.init(jax.random.key(2), x, labels, train=False)
-  logits, class_logits = acgan.apply(av, x, labels, train=False)
+  logits, class_logits = jax.jit(
+    lambda: acgan.apply(
+      acgan.init(jax.random.key(2), x, labels, train=False), x, labels, train=False
+    )
+  )()
   assert logits.shape == (2,) and class_logits.shape == (2, 5)
   with pytest.raises(ValueError, match="'acgan' predicts class ids"):
     models.create_models('dcgan', dict(cond_dim=3, d_cond='acgan'))
