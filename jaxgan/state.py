@@ -170,15 +170,28 @@ def create_gan_state(
 
 
 def init_variables(module: nn.Module, rng: Array, inputs: Sequence[Array]) -> PyTree:
-  """`module.init(rng, *inputs, train=False)`, compiled as one program (see `_compiled_init`)."""
+  """`module.init(rng, *inputs, train=False)`, compiled as one program (see `_compiled_init`).
+
+  Under `eval_shape`, `jit` or `vmap` (any traced input) it is a nested call,
+  part of the caller's program. Both forms share one trace per network and
+  input shapes: the trainer's memory check (`eval_shape` of the state) and the
+  state's creation right after it trace each network once.
+  """
   if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((rng, inputs))):
-    return module.init(rng, *inputs, train=False)  # under eval_shape, jit or vmap: part of it
-  return _compiled_init(module)(rng, *inputs)
+    return _jitted_init(module)(rng, *inputs)
+  args = (rng, *inputs)
+  specs = tuple(jax.ShapeDtypeStruct(x.shape, x.dtype) for x in jax.tree.leaves(args))
+  return _compiled_init(module, jax.tree.structure(args), specs)(*args)
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_init(module: nn.Module) -> Callable[..., PyTree]:
-  """`module.init(rng, *inputs, train=False)` as one compiled program, kept per module.
+def _jitted_init(module: nn.Module) -> Callable[..., PyTree]:
+  return jax.jit(functools.partial(module.init, train=False))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_init(module: nn.Module, treedef, specs: tuple) -> Callable[..., PyTree]:
+  """`module.init(rng, *inputs, train=False)` compiled as one program, kept per module and shapes.
 
   Run eagerly, an init compiles every operation on its own, each random
   initialiser's threefry kernel included: the smoke DCGAN's `create_state` took
@@ -188,7 +201,8 @@ def _compiled_init(module: nn.Module) -> Callable[..., PyTree]:
   may differ from eager ones in the last bit (XLA fuses the initialisers).
   """
   opts = {'xla_backend_optimization_level': 0} if jax.default_backend() == 'cpu' else None
-  return jax.jit(functools.partial(module.init, train=False), compiler_options=opts)
+  lowered = _jitted_init(module).lower(*jax.tree.unflatten(treedef, specs))
+  return lowered.compile(compiler_options=opts)
 
 
 def pmean(tree: PyTree, axis_name: str | None) -> PyTree:

@@ -90,8 +90,13 @@ def prepare_image(image: Image.Image | np.ndarray, size: int, channels: int) -> 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
 
+@functools.lru_cache(maxsize=4)
 def digit_images(size: int) -> tuple[np.ndarray, np.ndarray]:
-  """scikit-learn's bundled 8x8 digits upscaled to `[1797, size, size]` in [0, 1], and labels."""
+  """scikit-learn's bundled 8x8 digits upscaled to `[1797, size, size]` in [0, 1], and labels.
+
+  Kept per size (read-only arrays): a run builds its training data, its reference set and the
+  classifier's data from them.
+  """
   from sklearn.datasets import load_digits
 
   bunch = load_digits()
@@ -102,7 +107,9 @@ def digit_images(size: int) -> tuple[np.ndarray, np.ndarray]:
       for im in raw
     ]
   )
-  return np.clip(up, 0.0, 1.0), bunch.target.astype(np.int32)
+  images, labels = np.clip(up, 0.0, 1.0), bunch.target.astype(np.int32)
+  images.flags.writeable = labels.flags.writeable = False
+  return images, labels
 
 
 def digits(size: int, channels: int) -> Source:
