@@ -19,6 +19,17 @@ CASES = [  # (size, kernel, stride, padding)
 ]
 
 
+def _value_and_vjp(f, x, kernel, cotangent):
+  """`f(x, kernel)` and its input/kernel gradients for `cotangent`, as one compiled program
+  (run eagerly, each operation of the forward and backward pass compiles on its own)."""
+
+  def run(x, kernel, cotangent):
+    y, vjp = jax.vjp(f, x, kernel)
+    return y, vjp(cotangent)
+
+  return jax.jit(run)(x, kernel, cotangent)
+
+
 def _scatter_reference(x, kernel, stride, padding):
   b, h, w, _ = x.shape
   k = kernel.shape[0]
@@ -38,18 +49,20 @@ def test_matches_scatter_definition(impl, size, k, s, p):
   rng = np.random.default_rng(size * 100 + k * 10 + s)
   x = rng.normal(size=(2, size, size, 3)).astype(np.float32)
   kernel = rng.normal(size=(k, k, 3, 4)).astype(np.float32)
-  y = layers.conv_transpose(jnp.asarray(x), jnp.asarray(kernel), stride=s, padding=p, impl=impl)
+  y = jax.jit(lambda x, kernel: layers.conv_transpose(x, kernel, stride=s, padding=p, impl=impl))(
+    x, kernel
+  )
   np.testing.assert_allclose(y, _scatter_reference(x, kernel, s, p), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize('impl', ['fast', 'subpixel', 'patches', 'taps'])
 @pytest.mark.parametrize('size,k,s,p', CASES)
 def test_values_and_gradients_match_lax_conv_transpose(impl, size, k, s, p):
-  kx, kk, kc = jax.random.split(jax.random.key(size + k + s + p), 3)
-  x = jax.random.normal(kx, (3, size, size, 5))
-  kernel = jax.random.normal(kk, (k, k, 5, 6))
+  rng = np.random.default_rng(size + k + s + p)  # NumPy: no random kernel to compile per shape
+  x = rng.normal(size=(3, size, size, 5)).astype(np.float32)
+  kernel = rng.normal(size=(k, k, 5, 6)).astype(np.float32)
   out = layers.transposed_output_size(size, k, s, p)
-  cotangent = jax.random.normal(kc, (3, out, out, 6))
+  cotangent = rng.normal(size=(3, out, out, 6)).astype(np.float32)
 
   def reference(x, kernel):  # transpose_kernel=True is the gradient-of-conv (PyTorch) convention
     pad = k - 1 - p
@@ -65,10 +78,10 @@ def test_values_and_gradients_match_lax_conv_transpose(impl, size, k, s, p):
   def fast(x, kernel):
     return layers.conv_transpose(x, kernel, stride=s, padding=p, impl=impl)
 
-  y_ref, vjp_ref = jax.vjp(reference, x, kernel)
-  y, vjp = jax.vjp(fast, x, kernel)
+  y_ref, grads_ref = _value_and_vjp(reference, x, kernel, cotangent)
+  y, grads = _value_and_vjp(fast, x, kernel, cotangent)
   np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
-  for g, g_ref in zip(vjp(cotangent), vjp_ref(cotangent), strict=True):
+  for g, g_ref in zip(grads, grads_ref, strict=True):
     np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-3)
 
 
@@ -100,14 +113,16 @@ def test_module_matches_flax_conv_transpose():
   ],
 )
 def test_conv_values_and_gradients_match_xla(impl, size, k, stride, padding, c_in):
-  x = jax.random.normal(jax.random.key(0), (2, size, size, c_in))
-  kernel = jax.random.normal(jax.random.key(1), (k, k, c_in, 5))
+  rng = np.random.default_rng(size * 10 + c_in)
+  x = rng.normal(size=(2, size, size, c_in)).astype(np.float32)
+  kernel = rng.normal(size=(k, k, c_in, 5)).astype(np.float32)
   f = lambda impl: lambda x, k: layers.conv(x, k, stride=stride, padding=padding, impl=impl)
-  y, vjp = jax.vjp(f(impl), x, kernel)
-  y_ref, vjp_ref = jax.vjp(f('xla'), x, kernel)
+  out = jax.eval_shape(f('xla'), x, kernel).shape
+  cotangent = rng.normal(size=out).astype(np.float32)
+  y, grads = _value_and_vjp(f(impl), x, kernel, cotangent)
+  y_ref, grads_ref = _value_and_vjp(f('xla'), x, kernel, cotangent)
   np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
-  cotangent = jax.random.normal(jax.random.key(2), y.shape)
-  for a, b in zip(vjp(cotangent), vjp_ref(cotangent), strict=True):
+  for a, b in zip(grads, grads_ref, strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
 
 
