@@ -180,7 +180,10 @@ def init_variables(module: nn.Module, rng: Array, inputs: Sequence[Array]) -> Py
   if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((rng, inputs))):
     return _jitted_init(module)(rng, *inputs)
   args = (rng, *inputs)
-  specs = tuple(jax.ShapeDtypeStruct(x.shape, x.dtype) for x in jax.tree.leaves(args))
+  specs = tuple(
+    jax.ShapeDtypeStruct(x.shape, x.dtype, weak_type=getattr(x, 'weak_type', False))
+    for x in jax.tree.leaves(args)
+  )
   return _compiled_init(module, jax.tree.structure(args), specs)(*args)
 
 

@@ -2,10 +2,10 @@
 
 import os
 
-# XLA's backend optimisation level 1 instead of 2: the suite compiles hundreds of distinct
-# programs and runs each a few steps. Measured on the smoke DCGAN, CycleGAN and pix2pix steps
-# (3 alternating rounds, 2-core CPU, 2026-12-03): compiles 23% faster, the steps no slower.
-# Child processes the tests start (CLI runs, notebooks) inherit it.
+# XLA's backend optimisation level 1 instead of its default 3: the suite compiles hundreds of
+# distinct programs and runs each a few steps. Measured on the smoke DCGAN, CycleGAN and pix2pix
+# steps (3 alternating rounds, 2-core CPU, 2026-12-03): compiles 26% faster, the steps no slower
+# (benchmarks/README.md, "The test suite"). Child processes the tests start inherit it.
 os.environ['XLA_FLAGS'] = (
   os.environ.get('XLA_FLAGS', '')
   + ' --xla_force_host_platform_device_count=8 --xla_backend_optimization_level=1'
