@@ -15,11 +15,12 @@ import shutil
 from typing import Any
 
 import jax
+import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
-from jaxgan import configs
-from jaxgan.errors import CheckpointError
+from jaxgan import schema, seeds
+from jaxgan.errors import CheckpointError, ConfigError
 
 FIX = 'free disk space or fix the permissions, then run the same command to resume'
 
@@ -80,9 +81,9 @@ class Checkpointer:
 
   def check_same_experiment(self, config: dict, stored: dict) -> None:
     """Raises CheckpointError if `stored` (a checkpoint's config) is a different experiment."""
-    differences = configs.experiment_differences(stored, config)
+    differences = schema.experiment_differences(stored, config)
     if differences:
-      old, new = configs.flatten(stored), configs.flatten(config)
+      old, new = schema.flatten(stored), schema.flatten(config)
       shown = ', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in differences[:4])
       raise CheckpointError(
         f'{self.directory} holds a different experiment ({shown}); use a new --workdir, or the '
@@ -205,3 +206,45 @@ class Checkpointer:
       self.wait()
     finally:
       self.manager.close()
+
+
+# ----- reading a trained workdir ------------------------------------------------------------
+
+
+def checkpoint_name(workdir: str, which: str = 'latest') -> str:
+  """The checkpoint directory name of `which`: 'latest', 'best' (the one kept) or 'best:METRIC'."""
+  if which == 'latest':
+    return 'checkpoints'
+  if which.startswith('best:'):
+    return best_dir_name(which[len('best:') :])
+  if which != 'best':
+    raise ConfigError(f'unknown --checkpoint {which!r}; use latest, best or best:METRIC')
+  prefix = best_dir_name('')
+  kept = (
+    sorted(d for d in os.listdir(workdir) if d.startswith(prefix)) if os.path.isdir(workdir) else []
+  )
+  if len(kept) != 1:
+    found = ', '.join(kept) or 'none: the run set no config.train.best_metric'
+    raise CheckpointError(
+      f'{len(kept)} best checkpoints in {workdir} ({found}); name one: --checkpoint=best:METRIC'
+    )
+  return kept[0]
+
+
+def load_state(workdir: str, which: str = 'latest', seed_index: int = 0):
+  """(config, state) of the newest checkpoint in `workdir` (`which`: see `checkpoint_name`).
+
+  A run of several seeds (`config.num_seeds > 1`) gives seed `seed_index`'s
+  state and single-seed config (`seeds.seed_config`).
+  """
+  ckpt = Checkpointer(workdir, create=False, name=checkpoint_name(workdir, which))
+  step = ckpt.latest_step()
+  if step is None:
+    raise CheckpointError(f'no checkpoint in {ckpt.directory}; train first')
+  stored = ml_collections.ConfigDict(ckpt.stored_config(step))
+  config = seeds.seed_config(stored, seed_index)  # checks the index before any restore
+  state = ckpt.restore(seeds.game_of(stored).create_state(stored), step)
+  ckpt.close()
+  if stored.get('num_seeds', 1) > 1:
+    state = seeds.select(state, seed_index)
+  return config, state

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import ml_collections
 
-from jaxgan import configs
+from jaxgan import configs, schema
 from jaxgan.errors import ConfigError
 
 ConfigDict = ml_collections.ConfigDict
@@ -53,15 +53,15 @@ def _wgan_gp(config: ConfigDict) -> None:
   config.loss.n_critic = 5
   config.model.d_norm = 'none'  # the penalty is per example: no batch statistics in the critic
   config.train.batch_size *= 5  # each of the 5 critic updates sees a batch of the old size
-  config.optimizer.g = configs.adam(1e-4, 0.0, 0.9)
-  config.optimizer.d = configs.adam(1e-4, 0.0, 0.9)
+  config.optimizer.g = schema.adam(1e-4, 0.0, 0.9)
+  config.optimizer.d = schema.adam(1e-4, 0.0, 0.9)
 
 
 def _sngan(config: ConfigDict) -> None:
   config.loss.name = 'hinge'
   config.model.d_norm = 'spectral'
-  config.optimizer.g = configs.adam(2e-4, 0.5, 0.999)
-  config.optimizer.d = configs.adam(2e-4, 0.5, 0.999)
+  config.optimizer.g = schema.adam(2e-4, 0.5, 0.999)
+  config.optimizer.d = schema.adam(2e-4, 0.5, 0.999)
 
 
 def _ragan(config: ConfigDict) -> None:
@@ -80,8 +80,8 @@ def _began(config: ConfigDict) -> None:
   config.model.d_arch = 'autoencoder'
   config.model.d_embed = 16
   config.model.d_norm = 'none'
-  config.optimizer.g = configs.adam(1e-4, 0.5, 0.999)
-  config.optimizer.d = configs.adam(1e-4, 0.5, 0.999)
+  config.optimizer.g = schema.adam(1e-4, 0.5, 0.999)
+  config.optimizer.d = schema.adam(1e-4, 0.5, 0.999)
 
 
 def _diffaug(config: ConfigDict) -> None:

@@ -4,53 +4,15 @@ import json
 import os
 
 import jax
-import ml_collections
 import numpy as np
 
-from jaxgan import checkpoint, games, images, seeds
+from jaxgan import checkpoint, images, seeds
 from jaxgan.data import toy2d
-from jaxgan.errors import CheckpointError, ConfigError
+from jaxgan.errors import ConfigError
+from jaxgan.eval import classifier as classifier_lib
+from jaxgan.eval import features
 
 FORMATS = ('png', 'npy')
-
-
-def checkpoint_name(workdir: str, which: str = 'latest') -> str:
-  """The checkpoint directory name of `which`: 'latest', 'best' (the one kept) or 'best:METRIC'."""
-  if which == 'latest':
-    return 'checkpoints'
-  if which.startswith('best:'):
-    return checkpoint.best_dir_name(which[len('best:') :])
-  if which != 'best':
-    raise ConfigError(f'unknown --checkpoint {which!r}; use latest, best or best:METRIC')
-  prefix = checkpoint.best_dir_name('')
-  kept = (
-    sorted(d for d in os.listdir(workdir) if d.startswith(prefix)) if os.path.isdir(workdir) else []
-  )
-  if len(kept) != 1:
-    found = ', '.join(kept) or 'none: the run set no config.train.best_metric'
-    raise CheckpointError(
-      f'{len(kept)} best checkpoints in {workdir} ({found}); name one: --checkpoint=best:METRIC'
-    )
-  return kept[0]
-
-
-def load_state(workdir: str, which: str = 'latest', seed_index: int = 0):
-  """(config, state) of the newest checkpoint in `workdir` (`which`: see `checkpoint_name`).
-
-  A run of several seeds (`config.num_seeds > 1`) gives seed `seed_index`'s
-  state and single-seed config (`seeds.seed_config`).
-  """
-  ckpt = checkpoint.Checkpointer(workdir, create=False, name=checkpoint_name(workdir, which))
-  step = ckpt.latest_step()
-  if step is None:
-    raise CheckpointError(f'no checkpoint in {ckpt.directory}; train first')
-  stored = ml_collections.ConfigDict(ckpt.stored_config(step))
-  config = seeds.seed_config(stored, seed_index)  # checks the index before any restore
-  state = ckpt.restore(games.of(stored).create_state(stored), step)
-  ckpt.close()
-  if stored.get('num_seeds', 1) > 1:
-    state = seeds.select(state, seed_index)
-  return config, state
 
 
 def sample_from_workdir(
@@ -85,8 +47,8 @@ def sample_from_workdir(
     raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
   if n < 1:
     raise ConfigError(f'--n must be >= 1; got {n}')
-  config, state = load_state(workdir, which, seed_index)
-  game = games.of(config)
+  config, state = checkpoint.load_state(workdir, which, seed_index)
+  game = seeds.game_of(config)
   rng = jax.random.key(seed)
   if interpolate:
     cols = config.eval.interpolation_steps
@@ -185,18 +147,15 @@ def arithmetic(
   from, as the DCGAN paper did). The first row shows the three means and the
   result; the rows below, the result plus noise of std 0.25 (`variants` images).
   """
-  from jaxgan import classifier as classifier_lib
-  from jaxgan import features
-
   parts = [_group(g) for g in groups.split(',')]
   if len(parts) != 3:
     raise ConfigError(f'--arithmetic takes three groups A,B,C (A - B + C); got {groups!r}')
-  config, state = load_state(workdir, which, seed_index)
+  config, state = checkpoint.load_state(workdir, which, seed_index)
   if config.model.get('num_classes', 0):
     raise ConfigError('--arithmetic is for unconditional GANs; use --label on a conditional one')
   if len(state.latent_shape) != 1 or config.data.source == 'toy2d':
     raise ConfigError('--arithmetic needs an image GAN with a vector latent')
-  game = games.of(config)
+  game = seeds.game_of(config)
   generate = jax.jit(game.generate, static_argnames='use_ema')
   rng = jax.random.key(seed)
   means = []

@@ -8,7 +8,7 @@ it equals a single run with `--config.seed=<seed + i>` to float tolerance
 (tests/test_seeds.py). Small models leave most of a CPU or accelerator idle;
 vmapped, 10 seeds cost far less than 10 runs (experiments/README.md).
 
-`Seeds(game, n)` wraps any game (`games.of` returns it when `num_seeds > 1`):
+`Seeds(game, n)` wraps any game (`game_of` returns it when `num_seeds > 1`):
 the trainer, checkpoints and logs see one game whose state happens to be
 stacked. Step metrics are the mean over seeds; each evaluator of the wrapped
 game runs once per seed (images under `samples/seed_<i>/`), and its values are
@@ -24,9 +24,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import evaluators, games
+from jaxgan import games
 from jaxgan.data import pipeline
 from jaxgan.errors import ConfigError
+from jaxgan.eval import base
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -78,10 +79,10 @@ class SeedBatches(pipeline.BatchSource):
     }
 
 
-class _SeedOutputs(evaluators.Outputs):
+class _SeedOutputs(base.Outputs):
   """An `Outputs` that writes seed `i`'s images under `samples/seed_<i>/`."""
 
-  def __init__(self, outputs: evaluators.Outputs, index: int):
+  def __init__(self, outputs: base.Outputs, index: int):
     self.__dict__.update(outputs.__dict__)  # the same writer and `written` list
     self.index = index
     self.sample_dir = os.path.join(outputs.sample_dir, f'seed_{index}')
@@ -107,10 +108,10 @@ def summarise(per_seed: list[dict[str, float]]) -> dict[str, float]:
   return out
 
 
-class _PerSeed(evaluators.Evaluator):
+class _PerSeed(base.Evaluator):
   """Runs one evaluator per seed on its slice of the stacked state; summarises over seeds."""
 
-  def __init__(self, per_seed: list[evaluators.Evaluator]):
+  def __init__(self, per_seed: list[base.Evaluator]):
     self.per_seed = per_seed
     self.every = per_seed[0].every
 
@@ -165,16 +166,12 @@ class Seeds(games.Game):
     ]
     return SeedBatches(parts)
 
-  def create_evaluators(self, config: ConfigDict, outputs: evaluators.Outputs) -> list:
+  def create_evaluators(self, config: ConfigDict, outputs: base.Outputs) -> list:
     per_seed = [
       self.game.create_evaluators(c, _SeedOutputs(outputs, i))
       for i, c in enumerate(self._configs(config))
     ]
     return [_PerSeed(list(column)) for column in zip(*per_seed, strict=True)]
-
-  def example_batch(self, config: ConfigDict):
-    one = self.game.example_batch(seed_config(config, 0))
-    return {k: np.concatenate([v] * self.n) for k, v in one.items()}
 
   def generate(self, state, z, *, use_ema: bool = True, cond=None):
     one = lambda s: self.game.generate(s, z, use_ema=use_ema, cond=cond)
@@ -190,3 +187,8 @@ def wrap(game: games.Game, config: ConfigDict) -> games.Game:
   if n < 1:
     raise ConfigError(f'config.num_seeds must be >= 1; got {n}')
   return Seeds(game, n) if n > 1 else game
+
+
+def game_of(config: ConfigDict) -> games.Game:
+  """The game of a config (`config.game`), vmapped over seeds when `config.num_seeds > 1`."""
+  return wrap(games.get(config.get('game', 'gan')), config)

@@ -23,9 +23,10 @@ from absl import logging
 from jax.experimental import multihost_utils
 from tqdm import auto as tqdm
 
-from jaxgan import checkpoint, configs, evaluators, games, parallel, writers
+from jaxgan import checkpoint, configs, games, parallel, schema, seeds, writers
 from jaxgan import state as state_lib
 from jaxgan.errors import ConfigError, NonFiniteError
+from jaxgan.eval import base
 
 
 def _all_finite(tree: Any) -> jax.Array:
@@ -129,7 +130,7 @@ def start_checks(config: ml_collections.ConfigDict) -> tuple[games.Game, paralle
   Raises:
     ConfigError: saying what to change.
   """
-  game = games.of(config)
+  game = seeds.game_of(config)
   configs.validate(config)
   dp = parallel.DataParallel(config.parallel, config.num_devices)
   dp.check_batch_size(config.train.batch_size)
@@ -201,7 +202,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   stored = ckpt.newest_config()  # before any work: a workdir of another experiment is refused
   if stored is not None:
-    config = configs.adopt_rollbacks(config, stored)
+    config = schema.adopt_rollbacks(config, stored)
     if config.train.rollbacks:
       logging.info(
         'This run rolled back %d time(s) after a NaN; continuing with its learning rates '
@@ -233,7 +234,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
 
   best = _Best(config, workdir)
   writer = writers.MetricWriter(workdir, enabled=is_main)
-  outputs = evaluators.Outputs(workdir, writer, dp, is_main=is_main)
+  outputs = base.Outputs(workdir, writer, dp, is_main=is_main)
   evaluations = game.create_evaluators(config, outputs)
 
   def compile_step(config, state):
@@ -323,7 +324,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     """`config.train.on_nan='rollback'`: the last good checkpoint, lower learning rates."""
     nonlocal config, config_dict, state, train_step, start, iterator, pending
     nonlocal last_log_time, last_log_step, input_wait
-    config = configs.lowered(config)
+    config = schema.lowered(config)
     config_dict = config.to_dict()
     iterator.close()
     ckpt.wait()

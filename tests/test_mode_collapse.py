@@ -12,10 +12,11 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import configs, evaluation, games, layers, losses, models, sample, seeds, steps, train
+from jaxgan import configs, games, layers, losses, models, sample, seeds, steps, train
 from jaxgan import state as state_lib
 from jaxgan.data import sources
 from jaxgan.errors import ConfigError
+from jaxgan.eval import evaluators
 from tests import helpers, pypi_files
 
 
@@ -172,7 +173,7 @@ def test_vmapped_seeds_equal_single_runs(tmp_path):
 def test_seed_batches_are_each_seeds_own_batches():
   config = helpers.smoke_config()
   config.num_seeds = 3
-  both = games.of(config).create_batches(config)
+  both = seeds.game_of(config).create_batches(config)
   for i in range(3):
     one = games.get('gan').create_batches(seeds.seed_config(config, i))
     np.testing.assert_array_equal(
@@ -187,7 +188,7 @@ def test_bad_seed_and_pack_settings():
   with pytest.raises(ConfigError, match="does not train under config.parallel='pmap'"):
     configs.validate(config)
   with pytest.raises(ConfigError, match='num_seeds must be >= 1'):
-    games.of(_toy_config(num_seeds=0))
+    seeds.game_of(_toy_config(num_seeds=0))
   config = _toy_config()
   config.model.pack = 3
   with pytest.raises(ConfigError, match='config.model.pack=3 must divide the D batch'):
@@ -205,7 +206,7 @@ def test_stacked_mnist_modes_are_read_channel_by_channel():
   assert batch['image'].shape == (400, 28, 28, 3)
   config = helpers.load_config('experiments/stacked_mnist/dcgan.py', 'smoke')
   config.data.path = path
-  evaluator = evaluation.StackedModes('stacked', config.evals.stacked, config, None, None)
+  evaluator = evaluators.StackedModes('stacked', config.evals.stacked, config, None, None)
   labels = evaluator.labels(batch['image'])
   # The classifier reads each channel's digit: the triples agree with the source's labels.
   assert np.mean(labels == batch['label']) > 0.9

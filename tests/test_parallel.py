@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, configs, games, parallel, train
+from jaxgan import checkpoint, configs, parallel, seeds, train
 from jaxgan.errors import ConfigError
 from jaxgan.games import gan
 from tests.helpers import ROOT, load_config, smoke_config
@@ -32,7 +32,7 @@ def _tiny_config(mode='jit', num_devices=1, batch=16):
 
 
 def _train_steps(config, n_steps=STEPS):
-  game = games.of(config)
+  game = seeds.game_of(config)
   dp = parallel.DataParallel(config.parallel, config.num_devices)
   state = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
   step = dp.compile(game.step_fn(config))

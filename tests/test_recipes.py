@@ -12,9 +12,10 @@ import optax
 import pytest
 from PIL import Image
 
-from jaxgan import augment, features, games, images, losses, models, recipes, sample, steps, train
+from jaxgan import augment, games, images, losses, models, recipes, sample, steps, train
 from jaxgan import state as state_lib
 from jaxgan.errors import ConfigError
+from jaxgan.eval import features
 from jaxgan.games import gan
 from tests import helpers
 

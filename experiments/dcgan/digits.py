@@ -7,12 +7,13 @@ Expected: see experiments/README.md for the measured wall time, samples and qual
 
 Quality: every 500 steps and at the end, the classifier FID, KID, precision/recall,
 density/coverage and class coverage of 2,000 samples against the 1,797 digits, in the
-features of the digits classifier (jaxgan/classifier.py; trained once, ~20 s, and
+features of the digits classifier (jaxgan/eval/classifier.py; trained once, ~20 s, and
 cached). The checkpoint with the lowest classifier FID is kept in
 checkpoints_best_classifier_fid/.
 """
 
-from jaxgan import configs, evaluation
+from jaxgan import configs
+from jaxgan.eval import options
 from jaxgan.games import gan
 
 
@@ -27,7 +28,7 @@ def get_config(arg=None):
   config.train.log_every = 50
   config.train.sample_every = 500
   config.train.checkpoint_every = 500
-  config.evals.classifier = evaluation.quality_config(
+  config.evals.classifier = options.quality_config(
     features='classifier', metrics='fid,kid,pr,dc,class_coverage', n=2000, every=500
   )
   config.train.best_metric = 'classifier_fid'

@@ -9,10 +9,11 @@ Expected: see experiments/README.md for the measured wall time, samples and qual
 28x28x1 DCGAN (width 32), batch 64, 3,000 steps. Quality every 1,000 steps and at the
 end: classifier FID, KID, precision/recall, density/coverage and class coverage of
 5,000 samples against the 5,000 digits, in the features of the MNIST-5k classifier
-(jaxgan/classifier.py, trained on first use); best checkpoint by classifier FID.
+(jaxgan/eval/classifier.py, trained on first use); best checkpoint by classifier FID.
 """
 
-from jaxgan import configs, evaluation
+from jaxgan import configs
+from jaxgan.eval import options
 from jaxgan.games import gan
 
 
@@ -26,7 +27,7 @@ def get_config(arg=None):
   config.train.num_steps = 3000
   config.train.sample_every = 1000
   config.train.checkpoint_every = 1000
-  config.evals.classifier = evaluation.quality_config(
+  config.evals.classifier = options.quality_config(
     features='classifier', metrics='fid,kid,pr,dc,class_coverage', n=5000, every=1000
   )
   config.train.best_metric = 'classifier_fid'

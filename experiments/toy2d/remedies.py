@@ -17,7 +17,7 @@ a few modes; packing (D judges 8 samples at once) and R1 bring the modes back;
 a linear learning-rate decay over the last steps sharpens them.
 """
 
-from jaxgan import configs
+from jaxgan import configs, schema
 from jaxgan.games import gan
 
 # Per mixture: D's Fourier-feature scale (the modes' scales differ), R1's gamma, the steps.
@@ -48,7 +48,7 @@ def get_config(arg=None):
   config.train.checkpoint_every = 2000
   constant = 3 * setting['steps'] // 8
   for who in ('g', 'd'):
-    config.optimizer[who] = configs.adam(1e-3, 0.5)
+    config.optimizer[who] = schema.adam(1e-3, 0.5)
     config.optimizer[who].constant_steps = constant
     config.optimizer[who].decay_steps = setting['steps'] - constant
   return configs.finalize(config, ','.join(rest) or None)

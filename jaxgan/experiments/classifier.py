@@ -2,14 +2,14 @@
 
 python -m jaxgan.experiments.classifier --data=digits|mnist5k [--path=mnist_5k.csv.gz] [--steps=N]
 
-Prints the held-out accuracy and the weights file (see jaxgan/classifier.py).
+Prints the held-out accuracy and the weights file (see jaxgan/eval/classifier.py).
 Evaluations train the classifier they need on first use; this command is for
 doing it ahead, or again.
 """
 
 from absl import app, flags, logging
 
-from jaxgan import classifier
+from jaxgan.eval import classifier
 from jaxgan.experiments import cli
 
 _DATA = flags.DEFINE_enum('data', 'digits', list(classifier.DATASETS), 'Which classifier.')

@@ -1,12 +1,13 @@
-"""Shared entry-point plumbing: quiet library logs; user errors become one line and exit 1."""
+"""Shared entry-point plumbing: runtime settings, quiet library logs, one-line user errors."""
 
 import logging as std_logging
 import re
 import sys
 from collections.abc import Callable
 
-from absl import flags, logging
+from absl import app, flags, logging
 
+from jaxgan import runtime, seeds, train
 from jaxgan.errors import JaxganError
 
 _NOISY = ('orbax', 'tensorstore', 'etils')
@@ -53,7 +54,9 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def run_or_exit(fn: Callable[[], object]) -> None:
-  """Runs `fn`; a `JaxganError` prints `error: <message>` on stderr and exits with status 1."""
+  """Runs `fn` with jaxgan's runtime settings (`runtime.configure`); a `JaxganError` prints
+  `error: <message>` on stderr and exits with status 1."""
+  runtime.configure()
   logging.get_absl_handler().addFilter(_keep)
   try:
     fn()
@@ -65,16 +68,13 @@ def run_or_exit(fn: Callable[[], object]) -> None:
 
 def train_main(config_flag, workdir_flag, entry: str) -> Callable:
   """An absl `main` that trains the configs whose game names `entry` as its entry point."""
-  from absl import app
-
-  from jaxgan import games, train
 
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f'unexpected arguments: {argv[1:]}')
 
     def run():
-      game = games.of(config_flag.value)
+      game = seeds.game_of(config_flag.value)
       if game.entry_point != entry:
         raise JaxganError(
           f'{entry} does not train {game.name!r} configs: use python -m {game.entry_point}'

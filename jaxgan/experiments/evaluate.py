@@ -6,28 +6,40 @@ python -m jaxgan.experiments.evaluate --workdir=W --metrics=fid,kid,is,pr,dc,mem
     [--seed_index=I]  (seed I of a run trained with --config.num_seeds=N)
 
 Prints a table of the values with the conditions they were measured under and
-writes WORKDIR/eval.json (see jaxgan/evaluation.py).
+writes WORKDIR/eval.json (see jaxgan/eval/offline.py).
 """
 
 from absl import app, flags
 
-from jaxgan import evaluation
+from jaxgan.eval import offline, quality
+from jaxgan.eval.options import METRICS, Options
 from jaxgan.experiments import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir to evaluate.')
+_DEFAULTS = Options()
 _METRICS = flags.DEFINE_string(
-  'metrics', 'fid', f'Comma-separated: {",".join(evaluation.METRICS)}.'
+  'metrics', ','.join(_DEFAULTS.metrics), f'Comma-separated: {",".join(METRICS)}.'
 )
-_N = flags.DEFINE_integer('n', 1000, 'Generated samples (and at most this many reference ones).')
-_REF = flags.DEFINE_string('ref', 'train', 'train, tfds:NAME[/SPLIT], an image folder or a .npz.')
-_FEATURES = flags.DEFINE_string('features', '', 'inception, classifier or raw (default by data).')
-_RESIZE = flags.DEFINE_enum('resize', 'legacy', ['legacy', 'clean'], "Inception's resize.")
-_WEIGHTS = flags.DEFINE_string('inception_weights', '', 'Inception weights (.pth or TorchScript).')
+_N = flags.DEFINE_integer(
+  'n', _DEFAULTS.n, 'Generated samples (and at most this many reference ones).'
+)
+_REF = flags.DEFINE_string(
+  'ref', _DEFAULTS.ref, 'train, tfds:NAME[/SPLIT], an image folder or a .npz.'
+)
+_FEATURES = flags.DEFINE_string(
+  'features', _DEFAULTS.features, 'inception, classifier or raw (default by data).'
+)
+_RESIZE = flags.DEFINE_enum('resize', _DEFAULTS.resize, ['legacy', 'clean'], "Inception's resize.")
+_WEIGHTS = flags.DEFINE_string(
+  'inception_weights', _DEFAULTS.inception_weights, 'Inception weights (.pth or TorchScript).'
+)
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'latest, best or best:METRIC.')
 _SEED_INDEX = flags.DEFINE_integer('seed_index', 0, 'Which seed of a config.num_seeds > 1 run.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Latent seed of the samples.')
+_SEED = flags.DEFINE_integer('seed', _DEFAULTS.seed, 'Latent seed of the samples.')
 _EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept one.')
-_BATCH = flags.DEFINE_integer('batch_size', 50, 'Images per feature-extraction call.')
+_BATCH = flags.DEFINE_integer(
+  'batch_size', _DEFAULTS.batch_size, 'Images per feature-extraction call.'
+)
 _OUTPUT = flags.DEFINE_string('output', '', 'JSON file to write (default WORKDIR/eval.json).')
 flags.mark_flags_as_required(['workdir'])
 
@@ -37,23 +49,23 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
 
   def run():
-    result = evaluation.evaluate_workdir(
+    result = offline.evaluate_workdir(
       _WORKDIR.value,
+      which=_CHECKPOINT.value,
+      seed_index=_SEED_INDEX.value,
+      use_ema=_EMA.value,
+      output=_OUTPUT.value,
       metrics=_METRICS.value,
       n=_N.value,
       ref=_REF.value,
       features=_FEATURES.value,
       resize=_RESIZE.value,
       inception_weights=_WEIGHTS.value,
-      which=_CHECKPOINT.value,
-      seed_index=_SEED_INDEX.value,
-      seed=_SEED.value,
-      use_ema=_EMA.value,
       batch_size=_BATCH.value,
-      output=_OUTPUT.value,
+      seed=_SEED.value,
     )
     print(f'{result["workdir"]} step {result["step"]} ({result["checkpoint"]} checkpoint)')
-    print(evaluation.format_table(result['metrics'], result['settings']))
+    print(quality.format_table(result['metrics'], result['settings']))
     for key in ('memorisation_grid', 'output'):
       if key in result:
         print(f'{key}: {result[key]}')

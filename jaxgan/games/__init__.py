@@ -7,7 +7,8 @@ subclass of `Game` and exposes one instance as `GAME`; `get(name)` imports
 it on first use. Adding a game is one new module here, its configs under
 `experiments/`, and (if wanted) an entry point — no other file is edited.
 No game module imports another; shared pieces live in `jaxgan.state`,
-`jaxgan.evaluators`, `jaxgan.data` and `jaxgan.losses`.
+`jaxgan.eval`, `jaxgan.data` and `jaxgan.losses`. `jaxgan.seeds.game_of(config)`
+is the game of a config (vmapped over seeds where it asks for several).
 
 The interface (every method takes the resolved `ml_collections.ConfigDict`):
 
@@ -24,17 +25,15 @@ The interface (every method takes the resolved `ml_collections.ConfigDict`):
   `parallel.DataParallel.compile`.
 - `create_batches(config, *, process_index, process_count)`: a
   `data.pipeline.BatchSource` of this process's slice of each global batch.
-- `create_evaluators(config, outputs)`: `evaluators.Evaluator`s, each with
+- `create_evaluators(config, outputs)`: `jaxgan.eval.base.Evaluator`s, each with
   its own schedule; what they return is logged and the final values go to
   `results.json`.
 - `progress_metrics`: the step metrics the progress bar shows.
-- `example_batch(config)`: a synthetic batch of the step's shapes (bench).
-- `bench_config(args)`: the config `python -m jaxgan.bench` times.
 - `generate(state, z, *, use_ema, cond)` / `translate(state, x, direction)`:
   sampling from noise (`jaxgan.experiments.sample`) or image translation
   (`jaxgan.experiments.translate`); a game without one raises ConfigError.
 - `models`: the `config.model.name` values it trains (`for_model` finds
-  the game of a model, e.g. for `python -m jaxgan.bench --model=...`).
+  the game of a model).
 - `entry_point`: the `python -m` module that trains it; `keeps_ema`: whether
   `config.train.use_ema` means anything; `parallel_modes`: the
   `config.parallel` modes the game trains correctly in (others are refused
@@ -44,10 +43,8 @@ The interface (every method takes the resolved `ml_collections.ConfigDict`):
 import importlib
 import pkgutil
 from collections.abc import Callable
-from typing import Any
 
 import ml_collections
-import numpy as np
 
 from jaxgan.errors import ConfigError
 
@@ -83,12 +80,6 @@ class Game:
     del config, outputs
     return []
 
-  def example_batch(self, config: ConfigDict) -> dict[str, np.ndarray]:
-    raise NotImplementedError
-
-  def bench_config(self, args: Any) -> ConfigDict:
-    raise ConfigError(f'python -m jaxgan.bench does not time the {self.name!r} game')
-
   def generate(self, state, z, *, use_ema: bool = True, cond=None):
     del state, z, use_ema, cond
     raise ConfigError(
@@ -113,13 +104,6 @@ def get(name: str) -> Game:
   if name not in games:
     raise ConfigError(f'unknown config.game {name!r}; known: {", ".join(games)}')
   return importlib.import_module(f'{__name__}.{name}').GAME
-
-
-def of(config: ConfigDict) -> Game:
-  """The game of a config (`config.game`), vmapped over seeds when `config.num_seeds > 1`."""
-  from jaxgan import seeds  # it builds on this module
-
-  return seeds.wrap(get(config.get('game', 'gan')), config)
 
 
 def for_model(model: str) -> Game:

@@ -5,10 +5,9 @@ both games use without either importing the other.
 """
 
 import ml_collections
-import numpy as np
 from ml_collections import config_dict
 
-from jaxgan import configs
+from jaxgan import schema
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -16,7 +15,7 @@ ConfigDict = ml_collections.ConfigDict
 def base_config(game: str) -> ConfigDict:
   """The sections both reference recipes share: 256x256 crops of 286 loads, Adam 2e-4 with a
   constant then linearly decaying learning rate, batch 1, no EMA, a PatchGAN D."""
-  config = configs.base()
+  config = schema.base()
   config.game = game
   size = config_dict.FieldReference(256)
   config.model = ConfigDict()
@@ -62,21 +61,4 @@ def smoke(config: ConfigDict) -> ConfigDict:
   config.eval.num_samples = 2
   for who in ('g', 'd'):
     config.optimizer[who].constant_steps, config.optimizer[who].decay_steps = 3, 3
-  return config
-
-
-def example_batch(config: ConfigDict) -> dict[str, np.ndarray]:
-  """A synthetic `{'a', 'b'}` batch of the step's shapes."""
-  rng = np.random.default_rng(0)
-  shape = (config.train.batch_size, config.model.size, config.model.size, config.model.channels)
-  return {k: rng.uniform(-1, 1, shape).astype(np.float32) for k in ('a', 'b')}
-
-
-def bench_config(config: ConfigDict, args) -> ConfigDict:
-  """`config` with the bench's size, channels, width and conv implementation."""
-  config.model.size, config.model.channels = args.size, args.channels
-  config.data.channels = args.channels
-  config.model.features = config.model.d_features = args.width
-  if args.conv_impl:
-    config.model.conv_impl = args.conv_impl
   return config

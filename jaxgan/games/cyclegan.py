@@ -17,10 +17,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import configs, evaluators, games, images, losses, optim
+from jaxgan import games, images, losses, optim, schema
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, sources
 from jaxgan.errors import ConfigError, DataError
+from jaxgan.eval import base
 from jaxgan.games import _image_to_image as i2i
 from jaxgan.models import cyclegan as cg
 from jaxgan.state import GANState
@@ -252,7 +253,7 @@ def _sources(data) -> dict[str, sources.Source]:
 class _HeldOut:
   """Held-out images of both domains, centre-cropped, and the jitted translation."""
 
-  def __init__(self, config, outputs: evaluators.Outputs):
+  def __init__(self, config, outputs: base.Outputs):
     self.outputs = outputs
     self.found, self.size = _sources(config.data), config.data.size
     n = config.eval.num_samples
@@ -263,13 +264,13 @@ class _HeldOut:
   def take(self, source: sources.Source, n: int) -> np.ndarray:
     """The first `n` images of `source`, centre-cropped to the training size."""
     images = source.take(range(min(n, source.num_records)))['image']
-    return evaluators.centre_crop(images, self.size)
+    return base.centre_crop(images, self.size)
 
   def run(self, state, x: np.ndarray, direction: str) -> np.ndarray:
     return self.outputs.dp.apply_in_chunks(self._translate, state, x, direction=direction)
 
 
-class TranslationGrid(evaluators.Evaluator):
+class TranslationGrid(base.Evaluator):
   """Rows of real A | fake B | reconstructed A, then B | fake A | reconstructed B (held out)."""
 
   def __init__(self, config, held_out: _HeldOut):
@@ -282,11 +283,11 @@ class TranslationGrid(evaluators.Evaluator):
       y = h.run(state, x, there)
       rows += [np.stack(r) for r in zip(x, y, h.run(state, y, back), strict=True)]
     grid = images.make_grid(np.concatenate(rows), ncol=3)
-    h.outputs.image(evaluators.grid_name(step, final), grid, step)
+    h.outputs.image(base.grid_name(step, final), grid, step)
     return {}
 
 
-class MappingError(evaluators.Evaluator):
+class MappingError(base.Evaluator):
   """On the embedded known-mapping digits: mean |g_ab(a) - T(a)| on all held-out images.
 
   Reported next to the error of the identity map (`|a - T(a)|`), and the same
@@ -294,7 +295,7 @@ class MappingError(evaluators.Evaluator):
   """
 
   def __init__(self, config, held_out: _HeldOut):
-    self.every, self.held_out = configs.eval_every(config), held_out
+    self.every, self.held_out = schema.eval_every(config), held_out
     test_a = held_out.found['testA']
     self.test_a = held_out.take(test_a, test_a.num_records)
     self.true_b = sources.known_mapping(self.test_a)
@@ -383,20 +384,12 @@ class CycleGAN(games.Game):
       **pipeline.loader_options(data, config.train.batch_size, process_index, process_count),
     )
 
-  def create_evaluators(self, config, outputs: evaluators.Outputs) -> list:
+  def create_evaluators(self, config, outputs: base.Outputs) -> list:
     held_out = _HeldOut(config, outputs)
     out = [TranslationGrid(config, held_out)]
     if config.data.source == 'digits_mapping':
       out.append(MappingError(config, held_out))
     return out
-
-  def example_batch(self, config) -> dict[str, np.ndarray]:
-    return i2i.example_batch(config)
-
-  def bench_config(self, args) -> ConfigDict:
-    config = i2i.bench_config(base_config(), args)
-    config.model.num_blocks = args.blocks or (9 if args.size >= 256 else 6)
-    return config
 
   def translate(self, state, x, direction: str):
     return translate(state, x, direction)

@@ -16,17 +16,19 @@ import ml_collections
 import numpy as np
 from ml_collections import config_dict
 
-from jaxgan import configs, evaluation, evaluators, games, images, losses, models, optim, steps
+from jaxgan import games, images, losses, models, optim, schema, steps
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, toy2d
 from jaxgan.errors import ConfigError
+from jaxgan.eval import base, evaluators, quality
+from jaxgan.eval.options import is_2d
 
 ConfigDict = ml_collections.ConfigDict
 
 
 def dcgan_config() -> ConfigDict:
   """DCGAN (Radford et al. 2016) with the reference hyperparameters."""
-  config = configs.base()
+  config = schema.base()
   config.game = 'gan'
   size = config_dict.FieldReference(64)
   channels = config_dict.FieldReference(3)
@@ -73,7 +75,7 @@ def dcgan_config() -> ConfigDict:
 
 def toy2d_config() -> ConfigDict:
   """MLP GAN on a 2-D Gaussian mixture."""
-  config = configs.base()
+  config = schema.base()
   config.game = 'gan'
   config.model = ConfigDict()
   config.model.name = 'mlp'
@@ -93,7 +95,7 @@ def toy2d_config() -> ConfigDict:
   config.data.prefetch = 2
   config.data.workers = 0
 
-  config.optimizer = ConfigDict({'g': configs.adam(1e-4, 0.8), 'd': configs.adam(1e-4, 0.8)})
+  config.optimizer = ConfigDict({'g': schema.adam(1e-4, 0.8), 'd': schema.adam(1e-4, 0.8)})
   config.train.batch_size = 100
   config.train.num_steps = 20_000
   config.train.log_every = 100
@@ -171,22 +173,22 @@ def example_shape(config: ConfigDict) -> tuple[int, ...]:
   return (config.data.size, config.data.size, config.data.channels)
 
 
-class SampleGrid(evaluators.Evaluator):
+class SampleGrid(base.Evaluator):
   """Samples of a fixed latent batch: a grid (images) or a scatter plot (2-D points).
 
   The final call also writes `samples/interpolation.png`: slerp rows between
   random latents (images only).
   """
 
-  def __init__(self, config: ConfigDict, outputs: evaluators.Outputs, game: 'GAN'):
+  def __init__(self, config: ConfigDict, outputs: base.Outputs, game: 'GAN'):
     self.every = config.train.sample_every
     self.config, self.outputs, self.game = config, outputs, game
     self.rng = jax.random.fold_in(jax.random.key(config.seed), 0x5EED)
     # A fixed latent batch: grids are comparable across steps and across a resume.
     self.z = jax.random.normal(self.rng, (config.eval.num_samples, config.model.latent_dim))
-    self.means = toy2d.get_mixture(config.data.name).means if _is_2d(config) else None
+    self.means = toy2d.get_mixture(config.data.name).means if is_2d(config) else None
     self.num_classes = config.model.get('num_classes', 0)
-    self._generate = evaluation.jitted_generate(game)  # shared: one compilation for all seeds
+    self._generate = quality.jitted_generate(game)  # shared: one compilation for all seeds
 
   def samples(self, state, z, cond=None) -> np.ndarray:
     """G's outputs for latents `z` (and conditions), from the logical (unplaced) `state`."""
@@ -199,14 +201,14 @@ class SampleGrid(evaluators.Evaluator):
       cols = max(1, min(10, len(self.z) // self.num_classes))
       z, labels = class_rows(self.num_classes, np.asarray(self.z[:cols]))
       image = images.make_grid(self.samples(state, z, labels), ncol=cols)
-      self.outputs.image(evaluators.grid_name(step, final), image, step)
+      self.outputs.image(base.grid_name(step, final), image, step)
       return {}
     samples = self.samples(state, self.z)
     if self.means is not None:
       image = images.render_points(samples, self.means)
     else:
       image = images.make_grid(samples)
-    self.outputs.image(evaluators.grid_name(step, final), image, step)
+    self.outputs.image(base.grid_name(step, final), image, step)
     if final and self.means is None and not is_conditional(self.config):
       self.interpolation(state, jax.random.fold_in(self.rng, 1), step)
     return {}
@@ -219,21 +221,17 @@ class SampleGrid(evaluators.Evaluator):
     return self.outputs.image('interpolation', grid, step, tag='interpolation')
 
 
-class ModeCoverage(evaluators.Evaluator):
+class ModeCoverage(base.Evaluator):
   """PacGAN's mode-coverage metrics of `config.eval.num_samples` samples of a 2-D mixture."""
 
   def __init__(self, config: ConfigDict, grid: SampleGrid):
-    self.every = configs.eval_every(config)
+    self.every = schema.eval_every(config)
     self.grid = grid
     self.mixture = toy2d.get_mixture(config.data.name)
 
   def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
     del step, final
     return toy2d.mode_coverage(self.mixture, self.grid.samples(state, self.grid.z))
-
-
-def _is_2d(config: ConfigDict) -> bool:
-  return config.data.source == 'toy2d'
 
 
 class GAN(games.Game):
@@ -276,7 +274,7 @@ class GAN(games.Game):
         "config.loss.name='relativistic_average' averages logits over the batch; "
         "under config.parallel='pmap' that would be per device: use 'jit'"
       )
-    if not _is_2d(config) and config.model.name == 'dcgan':
+    if not is_2d(config) and config.model.name == 'dcgan':
       if (config.data.size, config.data.channels) != (config.model.size, config.model.channels):
         raise ConfigError(
           f'config.data (size {config.data.size}, channels '
@@ -335,27 +333,10 @@ class GAN(games.Game):
         )
     return batches
 
-  def create_evaluators(self, config: ConfigDict, outputs: evaluators.Outputs) -> list:
+  def create_evaluators(self, config: ConfigDict, outputs: base.Outputs) -> list:
     grid = SampleGrid(config, outputs, self)
-    own = [grid, ModeCoverage(config, grid)] if _is_2d(config) else [grid]
-    return own + evaluation.create_evaluators(config, outputs, self)
-
-  def example_batch(self, config: ConfigDict) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    shape = (config.train.batch_size, *example_shape(config))
-    return {'image': rng.uniform(-1, 1, shape).astype(np.float32)}
-
-  def bench_config(self, args) -> ConfigDict:
-    config = dcgan_config()
-    config.model.size, config.model.channels = args.size, args.channels
-    config.model.width, config.model.latent_dim = args.width, args.latent
-    if args.g_conv_impl:
-      config.model.g_conv_impl = args.g_conv_impl
-    if args.d_conv_impl:
-      config.model.d_conv_impl = args.d_conv_impl
-    config.loss.name, config.loss.d_joint = args.loss, args.d_joint
-    config.train.use_ema = args.ema
-    return config
+    own = [grid, ModeCoverage(config, grid)] if is_2d(config) else [grid]
+    return own + evaluators.create_evaluators(config, outputs, self)
 
   def generate(self, state, z, *, use_ema: bool = True, cond=None):
     return steps.generate(state, z, use_ema=use_ema, cond=cond)

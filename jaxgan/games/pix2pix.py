@@ -18,10 +18,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import configs, evaluators, games, images, losses, optim
+from jaxgan import games, images, losses, optim, schema
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, sources
 from jaxgan.errors import ConfigError
+from jaxgan.eval import base
 from jaxgan.games import _image_to_image as i2i
 from jaxgan.models import cyclegan as cg
 from jaxgan.state import GANState
@@ -178,19 +179,19 @@ def _stored_pairs(data) -> dict[str, sources.Source]:
 class _HeldOut:
   """Every held-out pair (A, B), centre-cropped, and G's translations of the A side."""
 
-  def __init__(self, config, outputs: evaluators.Outputs):
+  def __init__(self, config, outputs: base.Outputs):
     self.outputs = outputs
     found = _sources(config.data)
     test = found.get('test', found['train'])
     pairs = test.take(range(test.num_records))
-    self.a, self.b = (evaluators.centre_crop(pairs[k], config.data.size) for k in ('a', 'b'))
+    self.a, self.b = (base.centre_crop(pairs[k], config.data.size) for k in ('a', 'b'))
     self._translate = jax.jit(translate)
 
   def run(self, state) -> np.ndarray:
     return self.outputs.dp.apply_in_chunks(self._translate, state, self.a)
 
 
-class PairGrid(evaluators.Evaluator):
+class PairGrid(base.Evaluator):
   """Rows of input A | G(A) | target B on the first `config.eval.num_samples` held-out pairs."""
 
   def __init__(self, config, held_out: _HeldOut):
@@ -201,15 +202,15 @@ class PairGrid(evaluators.Evaluator):
     a, b = h.a[:n], h.b[:n]
     fake = h.outputs.dp.apply_in_chunks(h._translate, state, a)
     grid = images.make_grid(np.stack([a, fake, b], 1).reshape(-1, *a.shape[1:]), ncol=3)
-    h.outputs.image(evaluators.grid_name(step, final), grid, step)
+    h.outputs.image(base.grid_name(step, final), grid, step)
     return {}
 
 
-class TestL1(evaluators.Evaluator):
+class TestL1(base.Evaluator):
   """Mean |G(A) - B| over every held-out pair, beside the identity map's |A - B|."""
 
   def __init__(self, config, held_out: _HeldOut):
-    self.every, self.held_out = configs.eval_every(config), held_out
+    self.every, self.held_out = schema.eval_every(config), held_out
 
   def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
     del step, final
@@ -303,15 +304,9 @@ class Pix2Pix(games.Game):
       **pipeline.loader_options(data, config.train.batch_size, process_index, process_count),
     )
 
-  def create_evaluators(self, config, outputs: evaluators.Outputs) -> list:
+  def create_evaluators(self, config, outputs: base.Outputs) -> list:
     held_out = _HeldOut(config, outputs)
     return [PairGrid(config, held_out), TestL1(config, held_out)]
-
-  def example_batch(self, config) -> dict[str, np.ndarray]:
-    return i2i.example_batch(config)
-
-  def bench_config(self, args) -> ConfigDict:
-    return i2i.bench_config(base_config(), args)
 
   def translate(self, state, x, direction: str):
     if direction != 'ab':

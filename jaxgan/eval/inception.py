@@ -31,8 +31,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import cache, torch_pickle
+from jaxgan import cache
 from jaxgan.errors import WeightsError
+from jaxgan.eval import torch_pickle
 
 Pad = int | Sequence[int]
 

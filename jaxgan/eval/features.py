@@ -25,8 +25,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from PIL import Image
 from tqdm import auto as tqdm
 
-from jaxgan import classifier, inception
 from jaxgan.errors import ConfigError, DataError
+from jaxgan.eval import classifier, inception
 
 RESIZE_MODES = ('legacy', 'clean')
 INCEPTION_SIZE = 299
