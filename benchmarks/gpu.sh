@@ -3,14 +3,17 @@
 #
 #   bash benchmarks/gpu.sh dcgan|cyclegan|all [LOGDIR]
 #
-# Runs from a source checkout with a Python that has jax[cuda], flax, optax, orbax, ml-collections,
-# grain, tensorboardX and torch (CUDA). Every run's JSON line goes to LOGDIR/gpu.jsonl, its full
-# output to LOGDIR/gpu.log. Each run is independent: one that fails is logged and the next starts.
+# Runs from a source checkout (from any directory: the PyTorch peers are this script's folder, the
+# package its parent's jaxgan/) with a Python that has jax[cuda], flax, optax, orbax,
+# ml-collections, grain, tensorboardX and torch (CUDA). Every run's JSON line goes to
+# LOGDIR/gpu.jsonl, its full output to LOGDIR/gpu.log. Each run is independent: one that fails is
+# logged and the next starts.
 set -u
 what=${1:-all}
 logdir=${2:-/tmp/jaxgan-gpu}
 mkdir -p "$logdir"
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+peers=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export PYTHONUNBUFFERED=1 PYTHONPATH="$(dirname "$peers")${PYTHONPATH:+:$PYTHONPATH}"
 py=${PYTHON:-python3}
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
@@ -20,7 +23,7 @@ flax.__version__, "optax", optax.__version__, "torch", torch.__version__, torch.
 
 bench() {
   echo "## $*" | tee -a "$logdir/gpu.log"
-  if $py -m jaxgan.bench "$@" >"$logdir/run.log" 2>&1; then
+  if $py -m jaxgan.bench --peers="$peers" "$@" >"$logdir/run.log" 2>&1; then
     tail -n 3 "$logdir/run.log" | head -n 2
     tail -n 1 "$logdir/run.log" >>"$logdir/gpu.jsonl"
   else

@@ -1,8 +1,9 @@
 """Pure update steps of the unconditional GAN game: `d_step`, `g_step`, `train_step`.
 
-All are plain functions `(state, batch, *, settings) -> (state, metrics)`; the
-trainer binds the keyword-only settings with `functools.partial` and compiles
-the result once. Nothing here calls `jit`.
+All are plain functions `(state, batch, *, settings) -> (state, metrics)`, whose
+static settings are one frozen `Settings` built once from the config
+(`jaxgan.games.gan.step_settings`); the trainer binds them with
+`functools.partial` and compiles the result once. Nothing here calls `jit`.
 
 The alternation follows the lecture and the PyTorch DCGAN reference: D is
 updated on a real batch and on `stop_gradient` fakes, then G is updated
@@ -17,6 +18,8 @@ behaviour; a D can then tell batches apart by their statistics). With
 statistic over the mixed batch — faster, but a different game.
 """
 
+import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -28,6 +31,65 @@ from jaxgan.state import GANState, PlayerState, apply_update, pmean
 
 Array = jax.Array
 Metrics = dict[str, Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """The static settings of the unconditional game's step, built once from the config.
+
+  A new setting is one field here (with its check in `__post_init__`) and one
+  line in `jaxgan.games.gan.step_settings`.
+
+  Attributes:
+    loss: a name from `losses.ADVERSARIAL_LOSSES`.
+    n_critic: D updates per G update.
+    gp_weight: WGAN-GP weight (0: off).
+    r1_gamma: R1 weight gamma (penalty `gamma / 2 * ||grad D(real)||^2`; 0: off).
+    r1_every: lazy R1 (StyleGAN2): every this many steps, a separate D update on the
+      penalty times this (`_lazy_r1_update`); 1: R1 in every D update's loss.
+    r2_gamma: R2 weight gamma, on fakes (0: off).
+    ema_decay: decay of G's EMA (None: no update).
+    d_joint: D sees real and fake in one call (see the module docstring).
+    diffaug: DiffAugment policy (`jaxgan.augment`, e.g. 'color,translation,cutout')
+      applied to everything D sees, in D's and G's updates ('': off).
+    conditional: G and D take each example's condition (`batch['label']` or
+      `batch['cond']`); the fakes carry the real batch's conditions.
+    aux_weight: weight of an ACGAN D's class cross-entropy (D and G).
+    began_gamma, began_lambda_k: BEGAN's diversity ratio and k_t learning rate
+      (`loss='began'`: D is an auto-encoder whose outputs are reconstruction
+      errors; `state.extra['began_k']` holds k_t, updated after the D updates
+      from the last one's mean errors, `losses.began_k_update`; logged as
+      `began_k` with the convergence measure `convergence`).
+    unroll: G's loss against D after this many look-ahead updates on the same
+      real batch and G's fakes, differentiated through (unrolled GAN; 0: off).
+
+  Raises:
+    ValueError: for a value out of range or an unknown loss or DiffAugment policy.
+  """
+
+  loss: str = 'non_saturating'
+  n_critic: int = 1
+  gp_weight: float = 0.0
+  r1_gamma: float = 0.0
+  r1_every: int = 1
+  r2_gamma: float = 0.0
+  ema_decay: float | None = None
+  d_joint: bool = False
+  diffaug: str = ''
+  conditional: bool = False
+  aux_weight: float = 1.0
+  began_gamma: float = 0.5
+  began_lambda_k: float = 0.001
+  unroll: int = 0
+
+  def __post_init__(self):
+    losses.get_adversarial_loss(self.loss)
+    augment.parse(self.diffaug)
+    for name, least in (('r1_every', 1), ('unroll', 0), ('n_critic', 1)):
+      if getattr(self, name) < least:
+        raise ValueError(f'{name} must be >= {least}; got {getattr(self, name)}')
+    if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+      raise ValueError(f'ema_decay must be in [0, 1) or None; got {self.ema_decay}')
 
 
 def sample_latent(state: GANState, rng: Array, n: int, axis_name: str | None = None) -> Array:
@@ -81,21 +143,14 @@ def _d_loss(
   fake: Array,
   rng: Array,
   *,
-  loss: str,
-  gp_weight: float,
-  r1_gamma: float,
-  r2_gamma: float,
-  d_joint: bool,
-  diffaug: str = '',
-  r1_every: int = 1,
-  aux_weight: float = 1.0,
+  settings: Settings,
   real_cond: Array | None = None,
   fake_cond: Array | None = None,
   began_k: Array | None = None,
 ) -> tuple[Array, tuple[Any, Metrics]]:
   """D's objective at `params`: `(total, (collections after the call, metrics))`.
 
-  With `diffaug`, D sees real and fake through the same random augmentation
+  With `settings.diffaug`, D sees real and fake through the same random augmentation
   policy (independent draws); penalties are taken on what D sees. Lazy R1:
   with `r1_every = k > 1` R1 is left out here: `_lazy_r1_update` applies it.
   A conditional D sees each image with its condition; an ACGAN D (class
@@ -103,15 +158,16 @@ def _d_loss(
   cross-entropy of the real and fake images' classes. BEGAN's loss (an
   equilibrium loss) weighs the fakes by `began_k`, the state's `k_t`.
   """
+  s = settings
   rc, fc = _args(real_cond), _args(fake_cond)
-  adversarial = losses.get_adversarial_loss(loss)
+  adversarial = losses.get_adversarial_loss(s.loss)
   if adversarial.equilibrium and began_k is None:
-    raise ValueError(f'the {loss!r} loss needs k_t (state.extra["began_k"]): use train_step')
-  if diffaug:
+    raise ValueError(f'the {s.loss!r} loss needs k_t (state.extra["began_k"]): use train_step')
+  if s.diffaug:
     real_rng, fake_rng, rng = jax.random.split(rng, 3)
-    real = augment.diff_augment(real, real_rng, diffaug)
-    fake = augment.diff_augment(fake, fake_rng, diffaug)
-  if d_joint:
+    real = augment.diff_augment(real, real_rng, s.diffaug)
+    fake = augment.diff_augment(fake, fake_rng, s.diffaug)
+  if s.d_joint:
     both = [jnp.concatenate([r, f]) for r, f in zip(rc, fc, strict=True)]
     out, collections = d.apply(params, jnp.concatenate([real, fake]), *both, train=True)
     logits, class_logits = _heads(out)
@@ -134,22 +190,22 @@ def _d_loss(
   if real_cls is not None:
     aux = _class_loss(real_cls, real_cond) + _class_loss(fake_cls, fake_cond)
     metrics['d_aux'] = aux
-    total += aux_weight * aux
+    total += s.aux_weight * aux
   # Penalties see D in training mode; their BatchNorm updates are dropped.
   critic = lambda x: _heads(d.apply(params, x, *rc, train=True, collections=collections)[0])[0]
   fake_critic = lambda x: _heads(d.apply(params, x, *fc, train=True, collections=collections)[0])[0]
-  if gp_weight:
+  if s.gp_weight:
     gp = jnp.mean(losses.gradient_penalty(critic, real, fake, rng))
     metrics['gp'] = gp
-    total += gp_weight * gp
-  if r1_gamma and r1_every == 1:
+    total += s.gp_weight * gp
+  if s.r1_gamma and s.r1_every == 1:
     r1 = jnp.mean(losses.r1_penalty(critic, real))
     metrics['r1'] = r1
-    total += 0.5 * r1_gamma * r1
-  if r2_gamma:
+    total += 0.5 * s.r1_gamma * r1
+  if s.r2_gamma:
     r2 = jnp.mean(losses.r2_penalty(fake_critic, fake))
     metrics['r2'] = r2
-    total += 0.5 * r2_gamma * r2
+    total += 0.5 * s.r2_gamma * r2
   metrics['d_total'] = total
   return total, (collections, metrics)
 
@@ -160,13 +216,14 @@ def _d_update(
   fake: Array,
   rng: Array,
   *,
+  settings: Settings,
   axis_name: str | None = None,
-  **d_settings,
+  **conditions,
 ) -> tuple[PlayerState, Metrics]:
-  """One optimizer update of D on `real` and (constant) `fake`."""
+  """One optimizer update of D on `real` and (constant) `fake` (`conditions`: `_d_loss`'s)."""
   fake = jax.lax.stop_gradient(fake)
   grads, (collections, metrics) = jax.grad(_d_loss, argnums=1, has_aux=True)(
-    d, d.params, real, fake, rng, **d_settings
+    d, d.params, real, fake, rng, settings=settings, **conditions
   )
   return apply_update(d, grads, collections, metrics, name='d', axis_name=axis_name)
 
@@ -178,9 +235,7 @@ def _lazy_r1_update(
   rng: Array,
   now: Array,
   *,
-  r1_gamma: float,
-  r1_every: int,
-  diffaug: str,
+  settings: Settings,
   axis_name: str | None,
 ) -> tuple[PlayerState, Array]:
   """Lazy R1 (StyleGAN2): every `r1_every` steps, one extra optimizer update of D on
@@ -188,6 +243,7 @@ def _lazy_r1_update(
 
   Returns D and the R1 value (0 on the steps it skips).
   """
+  r1_gamma, r1_every, diffaug = settings.r1_gamma, settings.r1_every, settings.diffaug
 
   def update(d):
     seen = augment.diff_augment(real, rng, diffaug) if diffaug else real
@@ -210,16 +266,16 @@ def unrolled_d(
   fake: Array,
   rng: Array,
   *,
-  unroll: int,
+  settings: Settings,
   axis_name: str | None = None,
   cond: Array | None = None,
-  **d_settings,
+  began_k: Array | None = None,
 ) -> PlayerState:
   """D after `unroll` look-ahead updates on `real` and `fake` (Metz et al., 2017).
 
   Nothing is stopped: the result is differentiable in `fake`, so a G loss
   evaluated with it sees how D would answer G's move. A `lax.scan`, so the
-  compiled size does not grow with `unroll`; `unroll=0` returns `d`.
+  compiled size does not grow with `settings.unroll`; `unroll=0` returns `d`.
   """
 
   def update(d, i):
@@ -229,14 +285,15 @@ def unrolled_d(
       real,
       fake,
       jax.random.fold_in(rng, i),
+      settings=settings,
       real_cond=cond,
       fake_cond=cond,
-      **d_settings,
+      began_k=began_k,
     )
     grads = pmean(grads, axis_name)
     return d.apply_gradients(grads, collections), None
 
-  d, _ = jax.lax.scan(update, d, jnp.arange(unroll))
+  d, _ = jax.lax.scan(update, d, jnp.arange(settings.unroll))
   return d
 
 
@@ -253,12 +310,9 @@ def _g_update(
   g_collections,
   real: Array,
   *,
-  loss: str,
-  unroll: int = 0,
+  settings: Settings,
   rng: Array | None = None,
-  d_settings: dict[str, Any] | None = None,
-  diffaug: str = '',
-  aux_weight: float = 1.0,
+  began_k: Array | None = None,
   cond: Array | None = None,
   axis_name: str | None = None,
 ) -> tuple[PlayerState, Metrics]:
@@ -270,21 +324,22 @@ def _g_update(
   With `unroll > 0` G's loss is taken against D after `unroll` look-ahead
   updates on `real` and G's own fakes (`unrolled_d`), differentiated through.
   """
-  adversarial = losses.get_adversarial_loss(loss)
+  s = settings
+  adversarial = losses.get_adversarial_loss(s.loss)
 
   c = _args(cond)
 
   def loss_fn(fake):
     d = state.d
-    if unroll:
+    if s.unroll:
       d = unrolled_d(
-        d, real, fake, rng, unroll=unroll, axis_name=axis_name, cond=cond, **d_settings
+        d, real, fake, rng, settings=s, axis_name=axis_name, cond=cond, began_k=began_k
       )
     seen_fake, seen_real = fake, real
-    if diffaug:
+    if s.diffaug:
       fake_rng, real_rng = jax.random.split(jax.random.fold_in(rng, 2))
-      seen_fake = augment.diff_augment(fake, fake_rng, diffaug)
-      seen_real = augment.diff_augment(real, real_rng, diffaug)
+      seen_fake = augment.diff_augment(fake, fake_rng, s.diffaug)
+      seen_real = augment.diff_augment(real, real_rng, s.diffaug)
     fake_logits, fake_cls = _heads(d.apply(d.params, seen_fake, *c, train=True)[0])
     ref = fake_logits
     if adversarial.g_needs_real:
@@ -293,7 +348,7 @@ def _g_update(
     metrics = {'g_loss': g_loss}
     if fake_cls is not None:
       metrics['g_aux'] = _class_loss(fake_cls, cond)
-      g_loss += aux_weight * metrics['g_aux']
+      g_loss += s.aux_weight * metrics['g_aux']
     return g_loss, metrics
 
   (_, metrics), d_fake = jax.value_and_grad(loss_fn, has_aux=True)(fake)
@@ -345,103 +400,51 @@ def _check_batch(batch: dict[str, Array], n_critic: int) -> Array:
 
 
 def d_step(
-  state: GANState,
-  batch: dict[str, Array],
-  *,
-  loss: str = 'non_saturating',
-  gp_weight: float = 0.0,
-  r1_gamma: float = 0.0,
-  r2_gamma: float = 0.0,
-  d_joint: bool = False,
+  state: GANState, batch: dict[str, Array], *, settings: Settings = Settings()
 ) -> tuple[GANState, Metrics]:
   """One D update on `batch['image']` and fresh fakes; G is left untouched.
 
   G generates in training mode (as in `train_step`) but its BatchNorm
-  statistics are not kept: `d_step` changes nothing of G.
+  statistics are not kept: `d_step` changes nothing of G. Uses the loss,
+  penalties and `d_joint` of `settings`.
   """
   real = _check_batch(batch, 1)
   z_rng, pen_rng = _update_rngs(state, 0)
   fake, _ = state.g.apply(state.g.params, sample_latent(state, z_rng, real.shape[0]), train=True)
-  d, metrics = _d_update(
-    state.d,
-    real,
-    fake,
-    pen_rng,
-    loss=loss,
-    gp_weight=gp_weight,
-    r1_gamma=r1_gamma,
-    r2_gamma=r2_gamma,
-    d_joint=d_joint,
-  )
+  d, metrics = _d_update(state.d, real, fake, pen_rng, settings=settings)
   return state.replace(d=d), metrics
 
 
 def g_step(
-  state: GANState,
-  batch: dict[str, Array],
-  *,
-  loss: str = 'non_saturating',
-  ema_decay: float | None = None,
+  state: GANState, batch: dict[str, Array], *, settings: Settings = Settings()
 ) -> tuple[GANState, Metrics]:
   """One G update against the current D; D is left untouched.
 
   `batch['image']` sets the batch size (and feeds D's real logits for the
   relativistic loss). G draws the same latents as `d_step` at the same step, so
   `g_step(d_step(s))` is `train_step(s)` with `n_critic=1` (less the step count).
+  Uses the loss and `ema_decay` of `settings`.
   """
   real = _check_batch(batch, 1)
   z = sample_latent(state, _update_rngs(state, 0)[0], real.shape[0])
   fake, g_vjp, g_collections = _g_forward(state, z)
-  g, metrics = _g_update(state, fake, g_vjp, g_collections, real, loss=loss)
-  return state.replace(g=g, ema=_update_ema(state.ema, g, ema_decay)), metrics
+  g, metrics = _g_update(state, fake, g_vjp, g_collections, real, settings=settings)
+  return state.replace(g=g, ema=_update_ema(state.ema, g, settings.ema_decay)), metrics
 
 
 def train_step(
   state: GANState,
   batch: dict[str, Array],
   *,
-  loss: str = 'non_saturating',
-  n_critic: int = 1,
-  gp_weight: float = 0.0,
-  r1_gamma: float = 0.0,
-  r2_gamma: float = 0.0,
-  ema_decay: float | None = None,
-  d_joint: bool = False,
-  unroll: int = 0,
-  diffaug: str = '',
-  r1_every: int = 1,
-  conditional: bool = False,
-  aux_weight: float = 1.0,
-  began_gamma: float = 0.5,
-  began_lambda_k: float = 0.001,
+  settings: Settings = Settings(),
   axis_name: str | None = None,
 ) -> tuple[GANState, Metrics]:
-  """`n_critic` D updates, then one G update against the updated D.
+  """`settings.n_critic` D updates, then one G update against the updated D.
 
   Args:
     state: the game.
     batch: `{'image': [n_critic * B, ...]}`; each D update takes its own slice of B.
-    loss: a name from `losses.ADVERSARIAL_LOSSES`.
-    n_critic: D updates per G update.
-    gp_weight: WGAN-GP weight (0: off).
-    r1_gamma: R1 weight gamma (penalty `gamma / 2 * ||grad D(real)||^2`; 0: off).
-    r1_every: lazy R1 (StyleGAN2): every this many steps, a separate D update on the
-      penalty times this (`_lazy_r1_update`); 1: R1 in every D update's loss.
-    r2_gamma: R2 weight gamma, on fakes (0: off).
-    ema_decay: decay of G's EMA (None: no update).
-    d_joint: D sees real and fake in one call (see the module docstring).
-    diffaug: DiffAugment policy (`jaxgan.augment`, e.g. 'color,translation,cutout')
-      applied to everything D sees, in D's and G's updates ('': off).
-    conditional: G and D take each example's condition (`batch['label']` or
-      `batch['cond']`); the fakes carry the real batch's conditions.
-    aux_weight: weight of an ACGAN D's class cross-entropy (D and G).
-    began_gamma, began_lambda_k: BEGAN's diversity ratio and k_t learning rate
-      (`loss='began'`: D is an auto-encoder whose outputs are reconstruction
-      errors; `state.extra['began_k']` holds k_t, updated after the D updates
-      from the last one's mean errors, `losses.began_k_update`; logged as
-      `began_k` with the convergence measure `convergence`).
-    unroll: G's loss against D after this many look-ahead updates on the same
-      real batch and G's fakes, differentiated through (unrolled GAN; 0: off).
+    settings: the step's static settings (`Settings`).
     axis_name: the `pmap` axis: gradients and metrics are averaged over it and
       latents are drawn for the global batch (None under `jit`, where the
       compiler partitions the global computation). BatchNorm layers must be
@@ -450,108 +453,61 @@ def train_step(
   Returns:
     The new state and scalar metrics of the last D update and of the G update.
   """
-  real = _check_batch(batch, n_critic)
-  reals = jnp.split(real, n_critic)
-  cond = _conditions(batch, conditional)
-  conds = [None] * n_critic if cond is None else jnp.split(cond, n_critic)
-  objective = dict(loss=loss, gp_weight=gp_weight, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
-  objective.update(d_joint=d_joint, diffaug=diffaug, r1_every=r1_every, aux_weight=aux_weight)
-  equilibrium = losses.get_adversarial_loss(loss).equilibrium
+  s = settings
+  real = _check_batch(batch, s.n_critic)
+  reals = jnp.split(real, s.n_critic)
+  cond = _conditions(batch, s.conditional)
+  conds = [None] * s.n_critic if cond is None else jnp.split(cond, s.n_critic)
+  equilibrium = losses.get_adversarial_loss(s.loss).equilibrium
+  began_k = None
   if equilibrium:
     if 'began_k' not in state.extra:
       raise ValueError(
-        f'the {loss!r} loss needs k_t in state.extra["began_k"]; the game creates it when '
+        f'the {s.loss!r} loss needs k_t in state.extra["began_k"]; the game creates it when '
         'config.loss.name is "began"'
       )
-    objective['began_k'] = state.extra['began_k']
-  d_settings = dict(objective, axis_name=axis_name)
+    began_k = state.extra['began_k']
+  d_update = functools.partial(_d_update, settings=s, axis_name=axis_name, began_k=began_k)
   latent = lambda rng, n: sample_latent(state, rng, n, axis_name)
   d = state.d
-  for i in range(n_critic - 1):
+  for i in range(s.n_critic - 1):
     z_rng, pen_rng = _update_rngs(state, i + 1)
     z = latent(z_rng, reals[i].shape[0])
     fake, _ = state.g.apply(state.g.params, z, *_args(conds[i]), train=True)
-    d, _ = _d_update(
-      d, reals[i], fake, pen_rng, real_cond=conds[i], fake_cond=conds[i], **d_settings
-    )
+    d, _ = d_update(d, reals[i], fake, pen_rng, real_cond=conds[i], fake_cond=conds[i])
   z_rng, pen_rng = _update_rngs(state, 0)  # the last D update shares its fakes with G
   fake, g_vjp, g_collections = _g_forward(state, latent(z_rng, reals[-1].shape[0]), conds[-1])
-  d, d_metrics = _d_update(
-    d, reals[-1], fake, pen_rng, real_cond=conds[-1], fake_cond=conds[-1], **d_settings
-  )
-  if r1_gamma and r1_every > 1:
+  d, d_metrics = d_update(d, reals[-1], fake, pen_rng, real_cond=conds[-1], fake_cond=conds[-1])
+  if s.r1_gamma and s.r1_every > 1:
     d, d_metrics['r1'] = _lazy_r1_update(
       d,
       reals[-1],
       conds[-1],
       jax.random.fold_in(pen_rng, 3),
-      state.step % r1_every == 0,
-      r1_gamma=r1_gamma,
-      r1_every=r1_every,
-      diffaug=diffaug,
+      state.step % s.r1_every == 0,
+      settings=s,
       axis_name=axis_name,
     )
   state = state.replace(d=d)
   if equilibrium:
     real_error, fake_error = d_metrics['d_real_logit'], d_metrics['d_fake_logit']
     k = losses.began_k_update(
-      state.extra['began_k'], real_error, fake_error, gamma=began_gamma, lambda_k=began_lambda_k
+      began_k, real_error, fake_error, gamma=s.began_gamma, lambda_k=s.began_lambda_k
     )
     state = state.replace(extra={**state.extra, 'began_k': k})
     d_metrics['began_k'] = k
-    d_metrics['convergence'] = losses.began_convergence(real_error, fake_error, gamma=began_gamma)
+    d_metrics['convergence'] = losses.began_convergence(real_error, fake_error, gamma=s.began_gamma)
   g, g_metrics = _g_update(
     state,
     fake,
     g_vjp,
     g_collections,
     reals[-1],
-    loss=loss,
-    unroll=unroll,
+    settings=s,
     rng=jax.random.fold_in(pen_rng, 1),
-    d_settings=objective,
-    diffaug=diffaug,
-    aux_weight=aux_weight,
+    began_k=began_k,
     cond=conds[-1],
     axis_name=axis_name,
   )
-  state = state.replace(step=state.step + 1, g=g, ema=_update_ema(state.ema, g, ema_decay))
+  state = state.replace(step=state.step + 1, g=g, ema=_update_ema(state.ema, g, s.ema_decay))
   return state, {**d_metrics, **g_metrics}
-
-
-STEP_SETTINGS: tuple[str, ...] = (
-  'loss',
-  'n_critic',
-  'gp_weight',
-  'r1_gamma',
-  'r2_gamma',
-  'ema_decay',
-  'd_joint',
-  'unroll',
-  'diffaug',
-  'r1_every',
-  'conditional',
-  'aux_weight',
-  'began_gamma',
-  'began_lambda_k',
-  'axis_name',
-)
-
-
-def step_settings(**kwargs: Any) -> dict[str, Any]:
-  """Validates `train_step` settings; raises ValueError on unknown names or values."""
-  unknown = sorted(set(kwargs) - set(STEP_SETTINGS))
-  if unknown:
-    raise ValueError(f'unknown train_step setting(s) {unknown}; known: {list(STEP_SETTINGS)}')
-  losses.get_adversarial_loss(kwargs.get('loss', 'non_saturating'))
-  augment.parse(kwargs.get('diffaug', ''))
-  if kwargs.get('r1_every', 1) < 1:
-    raise ValueError(f'r1_every must be >= 1; got {kwargs["r1_every"]}')
-  if kwargs.get('unroll', 0) < 0:
-    raise ValueError(f'unroll must be >= 0; got {kwargs["unroll"]}')
-  if kwargs.get('n_critic', 1) < 1:
-    raise ValueError(f'n_critic must be >= 1; got {kwargs["n_critic"]}')
-  decay = kwargs.get('ema_decay')
-  if decay is not None and not 0.0 <= decay < 1.0:
-    raise ValueError(f'ema_decay must be in [0, 1) or None; got {decay}')
-  return kwargs

@@ -9,6 +9,7 @@ never runs more than `DataParallel.max_steps_in_flight` steps ahead.
 """
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -165,7 +166,8 @@ class _Best:
       return True
     return value < self.value if self.mode == 'min' else value > self.value
 
-  def offer(self, step: int, metrics: dict[str, float], get_state, config_dict: dict) -> None:
+  def offer(self, step: int, metrics: dict[str, float], state, config_dict: dict) -> None:
+    """Saves `state` (logical, unplaced) if `metrics` holds a better value of the metric."""
     if self.ckpt is None or self.metric not in metrics:
       return
     value = float(metrics[self.metric])
@@ -173,7 +175,7 @@ class _Best:
       return
     self.value = value
     record = {'metric': self.metric, 'mode': self.mode, 'value': value, 'step': step}
-    self.ckpt.save(step, get_state(), config_dict, best=record)
+    self.ckpt.save(step, state, config_dict, best=record)
     logging.info(
       'New best %s %g at step %d: saved in %s.', self.metric, value, step, self.ckpt.directory
     )
@@ -181,6 +183,151 @@ class _Best:
   def close(self) -> None:
     if self.ckpt is not None:
       self.ckpt.close()
+
+
+class _NanPolicy:
+  """`config.train.on_nan`: 'stop' ends the run at a NaN/inf; 'rollback' goes back to the last
+  good checkpoint with both learning rates lowered, at most `max_rollbacks` times.
+
+  It knows the last good checkpoint (a step saved with a finite state), so every
+  non-finite error says where the run can resume from.
+  """
+
+  def __init__(self, ckpt: checkpoint.Checkpointer, last_good: int | None):
+    self.ckpt, self.last_good = ckpt, last_good
+
+  def loss_error(self, error: NonFiniteError) -> NonFiniteError:
+    """A non-finite loss, with where to resume and what to change."""
+    where = (
+      f'step {self.last_good} in {self.ckpt.directory}' if self.last_good is not None else 'none'
+    )
+    return NonFiniteError(
+      f'{error}; stopped. Last good checkpoint: {where}. Lower the learning '
+      'rates or add a penalty (config.loss.r1_gamma) and resume.'
+    )
+
+  def state_error(self, step: int) -> NonFiniteError:
+    return NonFiniteError(
+      f'the state has non-finite values at step {step}; not saved. Last '
+      f'good checkpoint: step {self.last_good} in {self.ckpt.directory}.'
+    )
+
+  def rolled_back(self, error: NonFiniteError, config: ml_collections.ConfigDict):
+    """The config to go on with after `error`: `config` one rollback further.
+
+    Raises:
+      NonFiniteError: `error` itself, where the policy says stop.
+    """
+    train = config.train
+    if (
+      train.on_nan != 'rollback' or self.last_good is None or train.rollbacks >= train.max_rollbacks
+    ):
+      if train.rollbacks:
+        raise NonFiniteError(f'{error} (after {train.rollbacks} rollback(s))') from None
+      raise error
+    lowered = schema.lowered(config)
+    logging.warning(
+      'Rollback %d of %d after "%s": restored step %d, learning rates now g %g, d %g.',
+      lowered.train.rollbacks,
+      lowered.train.max_rollbacks,
+      str(error).split(';')[0],
+      self.last_good,
+      lowered.optimizer.g.learning_rate,
+      lowered.optimizer.d.learning_rate,
+    )
+    return lowered
+
+
+class _MetricLog:
+  """Step metrics kept on the device until a log step, then averaged, checked and written.
+
+  Also the progress bar and the rates: steps/s, images/s and the fraction of
+  the time spent waiting for input, measured from the first step after
+  `restart` (the first step, with its compilation, is not a rate).
+  """
+
+  def __init__(self, config, game, dp, writer, nan: _NanPolicy, ckpt, *, start: int, is_main: bool):
+    self.config, self.game, self.dp, self.writer = config, game, dp, writer
+    self.nan, self.ckpt, self.is_main = nan, ckpt, is_main
+    self.progress = tqdm.tqdm(
+      total=config.train.num_steps,
+      initial=start,
+      disable=not (is_main and config.train.progress),
+      dynamic_ncols=True,
+      desc='train',
+    )
+    self.restart(start)
+
+  def restart(self, step: int) -> None:
+    """Drops pending metrics; rates count from `step`."""
+    self.pending: list[tuple[int, dict]] = []
+    self.last_time, self.last_step, self.input_wait = time.perf_counter(), step, 0.0
+    self.progress.n = step
+    self.progress.refresh()
+
+  def add(self, step: int, metrics: dict, *, first: bool) -> None:
+    self.pending.append((step, metrics))
+    self.progress.update(1)
+    if first:
+      jax.block_until_ready(metrics)  # warm-up: the first step's time is not a rate
+      logging.info('First step took %.1f s.', time.perf_counter() - self.last_time)
+      self.last_time, self.last_step, self.pending = time.perf_counter(), step, []
+
+  def flush(self, step: int) -> dict[str, float]:
+    """Writes the mean of the pending metrics; raises NonFiniteError at a non-finite one."""
+    if not self.pending:
+      return {}
+    try:
+      values = _mean_metrics(self.pending, self.dp)
+    except NonFiniteError as e:
+      raise self.nan.loss_error(e) from None
+    self.ckpt.check()  # a background save that failed stops the run here
+    now = time.perf_counter()
+    elapsed = now - self.last_time
+    steps_per_s = (step - self.last_step) / elapsed
+    values.update(
+      steps_per_s=steps_per_s,
+      img_per_s=steps_per_s * self.config.train.batch_size * self.config.get('num_seeds', 1),
+      input_wait_fraction=self.input_wait / elapsed,
+    )
+    self.writer.scalars(step, values)
+    shown = {k: values[k] for k in self.game.progress_metrics if k in values}
+    self.progress.set_postfix(
+      **{k: f'{v:.3f}' for k, v in shown.items()},
+      img_s=f'{values["img_per_s"]:.0f}',
+      refresh=False,
+    )
+    if self.progress.disable and self.is_main:
+      logging.info(
+        'step %d: %s, %.1f steps/s',
+        step,
+        ' '.join(f'{k} {v:.4f}' for k, v in shown.items()),
+        steps_per_s,
+      )
+    self.pending, self.last_time, self.last_step, self.input_wait = [], now, step, 0.0
+    return values
+
+
+def _compile_step(game, dp: parallel.DataParallel, config, state, batches):
+  """The game's step for `config`, compiled once ahead of the first batch, its memory checked."""
+  t0 = time.perf_counter()
+  step, need = dp.compile_ahead(
+    dp.compile(game.step_fn(config)), state, dp.abstract_batch(batches.spec())
+  )
+  check_step_fits(need, dp)
+  logging.info('Compiled the train step in %.1f s.', time.perf_counter() - t0)
+  return step
+
+
+def _evaluate(evaluations, state, step: int, *, final: bool, dp, writer, best, config_dict):
+  """Runs `evaluations` on the logical `state`; logs what they return; offers it to `best`."""
+  metrics = {}
+  for evaluation in evaluations:
+    metrics.update(evaluation(dp.get_state(state), step, final=final))
+  if metrics:
+    writer.scalars(step, {f'eval/{k}': v for k, v in metrics.items()})
+    best.offer(step, metrics, dp.get_state(state), config_dict)
+  return metrics
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state_lib.GANState:
@@ -193,12 +340,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     ConfigError, DataError, CheckpointError: bad input, before any work is lost.
     NonFiniteError: a loss became NaN/inf; the last good checkpoint is kept.
   """
+  # ----- checks, before any data is read or array allocated ------------------------------------
   parallel.initialize_distributed(config.distributed)
   game, dp = start_checks(config)
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
-  config_dict = config.to_dict()
-
   ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   stored = ckpt.newest_config()  # before any work: a workdir of another experiment is refused
   if stored is not None:
@@ -211,15 +357,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
         config.optimizer.g.learning_rate,
         config.optimizer.d.learning_rate,
       )
-    config_dict = config.to_dict()
-    ckpt.check_same_experiment(config_dict, stored)
+    ckpt.check_same_experiment(config.to_dict(), stored)
+  config_dict = config.to_dict()
   batches = game.create_batches(
     config, process_index=jax.process_index(), process_count=jax.process_count()
   )
 
+  # ----- the state: new, or the newest readable checkpoint on this run's placement -------------
   state = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
-  # The newest readable checkpoint of the same experiment, restored onto this
-  # run's placement: any device count, either mode.
   restored = ckpt.restore_newest(dp.get_state(state), config_dict)
   if restored is not None:
     state = dp.put_state(restored[0])
@@ -232,178 +377,75 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     with writers.output_errors(path), open(path, 'w') as f:
       json.dump(config_dict, f, indent=2)
 
+  # ----- outputs, evaluators, policies, the compiled step --------------------------------------
   best = _Best(config, workdir)
   writer = writers.MetricWriter(workdir, enabled=is_main)
   outputs = base.Outputs(workdir, writer, dp, is_main=is_main)
   evaluations = game.create_evaluators(config, outputs)
-
-  def compile_step(config, state):
-    t0 = time.perf_counter()
-    step, need = dp.compile_ahead(
-      dp.compile(game.step_fn(config)), state, dp.abstract_batch(batches.spec())
-    )
-    check_step_fits(need, dp)
-    logging.info('Compiled the train step in %.1f s.', time.perf_counter() - t0)
-    return step
-
-  train_step = compile_step(config, state)
+  evaluate = functools.partial(_evaluate, dp=dp, writer=writer, best=best)
+  nan = _NanPolicy(ckpt, restored[1] if restored else None)
+  log = _MetricLog(config, game, dp, writer, nan, ckpt, start=start, is_main=is_main)
+  train_step = _compile_step(game, dp, config, state, batches)
   all_finite = jax.jit(_all_finite)
-
   num_steps = config.train.num_steps
-  progress = tqdm.tqdm(
-    total=num_steps,
-    initial=start,
-    disable=not (is_main and config.train.progress),
-    dynamic_ncols=True,
-    desc='train',
-  )
-  pending: list[tuple[int, dict]] = []
-  last_log_time, last_log_step, input_wait = time.perf_counter(), start, 0.0
-  last_good = restored[1] if restored else None
   iterator = batches.iterate(start)
 
-  def flush_metrics(step: int) -> dict[str, float]:
-    nonlocal pending, last_log_time, last_log_step, input_wait
-    if not pending:
-      return {}
-    try:
-      values = _mean_metrics(pending, dp)
-    except NonFiniteError as e:
-      where = f'step {last_good} in {ckpt.directory}' if last_good is not None else 'none'
-      raise NonFiniteError(
-        f'{e}; stopped. Last good checkpoint: {where}. Lower the learning '
-        'rates or add a penalty (config.loss.r1_gamma) and resume.'
-      ) from None
-    ckpt.check()  # a background save that failed stops the run here
-    now = time.perf_counter()
-    elapsed = now - last_log_time
-    steps_per_s = (step - last_log_step) / elapsed
-    values.update(
-      steps_per_s=steps_per_s,
-      img_per_s=steps_per_s * config.train.batch_size * config.get('num_seeds', 1),
-      input_wait_fraction=input_wait / elapsed,
-    )
-    writer.scalars(step, values)
-    shown = {k: values[k] for k in game.progress_metrics if k in values}
-    progress.set_postfix(
-      **{k: f'{v:.3f}' for k, v in shown.items()},
-      img_s=f'{values["img_per_s"]:.0f}',
-      refresh=False,
-    )
-    if progress.disable and is_main:
-      logging.info(
-        'step %d: %s, %.1f steps/s',
-        step,
-        ' '.join(f'{k} {v:.4f}' for k, v in shown.items()),
-        steps_per_s,
-      )
-    pending, last_log_time, last_log_step, input_wait = [], now, step, 0.0
-    return values
-
-  def evaluate(step: int, due: list, *, final: bool = False) -> dict[str, float]:
-    metrics = {}
-    for evaluation in due:
-      metrics.update(evaluation(dp.get_state(state), step, final=final))
-    if metrics:
-      writer.scalars(step, {f'eval/{k}': v for k, v in metrics.items()})
-      best.offer(step, metrics, lambda: dp.get_state(state), config_dict)
-    return metrics
-
-  def save(step: int) -> None:
-    nonlocal last_good
-    flush_metrics(step)
+  def save(step: int) -> None:  # reads the current `state`; assigns nothing outside
+    log.flush(step)
     if not bool(dp.fetch(all_finite(dp.get_state(state)))):
-      raise NonFiniteError(
-        f'the state has non-finite values at step {step}; not saved. Last '
-        f'good checkpoint: step {last_good} in {ckpt.directory}.'
-      )
+      raise nan.state_error(step)
     ckpt.save(step, dp.get_state(state), config_dict)
-    last_good = step
+    nan.last_good = step
 
-  def roll_back(error: NonFiniteError) -> None:
-    """`config.train.on_nan='rollback'`: the last good checkpoint, lower learning rates."""
-    nonlocal config, config_dict, state, train_step, start, iterator, pending
-    nonlocal last_log_time, last_log_step, input_wait
-    config = schema.lowered(config)
-    config_dict = config.to_dict()
-    iterator.close()
-    ckpt.wait()
-    target = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
-    state = dp.put_state(ckpt.restore(dp.get_state(target), last_good))
-    train_step = compile_step(config, state)
-    start, pending = last_good, []
-    last_log_time, last_log_step, input_wait = time.perf_counter(), start, 0.0
-    iterator = batches.iterate(start)
-    progress.n = start
-    progress.refresh()
-    logging.warning(
-      'Rollback %d of %d after "%s": restored step %d, learning rates now g %g, d %g.',
-      config.train.rollbacks,
-      config.train.max_rollbacks,
-      str(error).split(';')[0],
-      start,
-      config.optimizer.g.learning_rate,
-      config.optimizer.d.learning_rate,
-    )
-
-  def train_loop(stop: _StopRequest) -> int | None:
-    """Steps `start + 1 ... num_steps`; returns the last, or None when a signal stopped the run."""
-    nonlocal state, pending, last_log_time, last_log_step, input_wait
-    step = start
-    for step in range(start + 1, num_steps + 1):
-      t0 = time.perf_counter()
-      batch = dp.shard_batch(next(iterator))
-      input_wait += time.perf_counter() - t0
-      state, metrics = train_step(state, batch)
-      pending.append((step, metrics))
-      progress.update(1)
-      if step == start + 1:
-        jax.block_until_ready(metrics)  # warm-up: the first step's time is not a rate
-        logging.info('First step took %.1f s.', time.perf_counter() - t0)
-        last_log_time, last_log_step, pending = time.perf_counter(), step, []
-      if step % config.train.log_every == 0:
-        flush_metrics(step)
-      elif step % dp.max_steps_in_flight == 0:
-        jax.block_until_ready(metrics)
-      evaluate(step, [e for e in evaluations if e.due(step)])
-      if step % config.train.checkpoint_every == 0:
-        save(step)
-      if stop.requested(step):
-        save(step)
-        ckpt.close()  # the save is on disk before we say so
-        logging.warning(
-          '%s received: saved a checkpoint at step %d in %s; run the same command to resume.',
-          stop.signal_name,
-          step,
-          ckpt.directory,
-        )
-        return None
-    return step
-
+  # ----- the loop: steps start + 1 ... num_steps; a NaN may roll it back ------------------------
   with _StopRequest() as stop:
     try:
-      while True:
+      step = start
+      while step < num_steps:
+        step += 1
         try:
-          step = train_loop(stop)
-          break
-        except NonFiniteError as e:
-          if (
-            config.train.on_nan != 'rollback'
-            or last_good is None
-            or config.train.rollbacks >= config.train.max_rollbacks
-          ):
-            if config.train.rollbacks:
-              raise NonFiniteError(f'{e} (after {config.train.rollbacks} rollback(s))') from None
-            raise
-          roll_back(e)
-      if step is None:  # stopped by a signal, saved
-        best.close()
-        return dp.get_state(state)
+          t0 = time.perf_counter()
+          batch = dp.shard_batch(next(iterator))
+          log.input_wait += time.perf_counter() - t0
+          state, metrics = train_step(state, batch)
+          log.add(step, metrics, first=step == start + 1)
+          if step % config.train.log_every == 0:
+            log.flush(step)
+          elif step % dp.max_steps_in_flight == 0:
+            jax.block_until_ready(metrics)
+          due = [e for e in evaluations if e.due(step)]
+          evaluate(due, state, step, final=False, config_dict=config_dict)
+          if step % config.train.checkpoint_every == 0:
+            save(step)
+          if stop.requested(step):
+            save(step)
+            ckpt.close()  # the save is on disk before we say so
+            logging.warning(
+              '%s received: saved a checkpoint at step %d in %s; run the same command to resume.',
+              stop.signal_name,
+              step,
+              ckpt.directory,
+            )
+            best.close()
+            return dp.get_state(state)
+        except NonFiniteError as e:  # 'rollback': the last good checkpoint, lower learning rates
+          config = nan.rolled_back(e, config)
+          config_dict = config.to_dict()
+          iterator.close()
+          ckpt.wait()
+          target = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
+          state = dp.put_state(ckpt.restore(dp.get_state(target), nan.last_good))
+          train_step = _compile_step(game, dp, config, state, batches)
+          start = step = nan.last_good
+          iterator = batches.iterate(start)
+          log.restart(start)
+
+      # ----- the end: the last checkpoint, the final evaluation, results.json ------------------
       if start < num_steps:
         save(num_steps)
       ckpt.close()  # raises CheckpointError if the last save failed
       outputs.written.clear()
-      metrics = evaluate(num_steps, evaluations, final=True)
+      metrics = evaluate(evaluations, state, num_steps, final=True, config_dict=config_dict)
       best.close()
       if is_main:
         if metrics:
@@ -425,6 +467,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
         best.close()
       raise
     finally:
-      progress.close()
+      log.progress.close()
       iterator.close()
       writer.close()

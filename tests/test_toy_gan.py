@@ -43,7 +43,9 @@ def test_mlp_gan_moves_samples_toward_the_modes():
   )
   z = jax.random.normal(jax.random.key(1), (1000, 2))
   before = toy2d.mode_coverage(mixture, np.asarray(steps.generate(state, z)))
-  step = jax.jit(functools.partial(steps.train_step, loss='non_saturating'))
+  step = jax.jit(
+    functools.partial(steps.train_step, settings=steps.Settings(loss='non_saturating'))
+  )
   rng = np.random.default_rng(0)
   for _ in range(1000):
     state, _ = step(state, {'image': jnp.asarray(toy2d.sample(mixture, rng, 128))})

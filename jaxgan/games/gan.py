@@ -8,7 +8,6 @@ latent interpolation strip at the end, and, on 2-D mixtures, mode coverage.
 """
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -119,11 +118,11 @@ def _smoke_mlp(model: ConfigDict) -> None:
 SMOKE_MODELS = {'dcgan': _smoke_dcgan, 'mlp': _smoke_mlp}
 
 
-def step_settings(config: ConfigDict) -> dict[str, Any]:
-  """The keyword settings of `steps.train_step` for this config."""
+def step_settings(config: ConfigDict) -> steps.Settings:
+  """The settings of `steps.train_step` for this config (keys added later read as before)."""
   loss = config.loss
   try:
-    return steps.step_settings(
+    return steps.Settings(
       loss=loss.name,
       n_critic=loss.n_critic,
       gp_weight=loss.gp_weight,
@@ -308,7 +307,7 @@ class GAN(games.Game):
     )
 
   def step_fn(self, config: ConfigDict):
-    return functools.partial(steps.train_step, **step_settings(config))
+    return functools.partial(steps.train_step, settings=step_settings(config))
 
   def create_batches(self, config: ConfigDict, *, process_index: int = 0, process_count: int = 1):
     batches = pipeline.create_batches(

@@ -1,6 +1,8 @@
-"""jaxgan's default XLA:CPU flags: added once, the user's value wins, in effect for users."""
+"""jaxgan.runtime: importing jaxgan changes nothing global; `configure()` adds the measured
+XLA:CPU flags (once, the user's value wins) and turns on the shared compilation cache."""
 
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
@@ -43,10 +45,11 @@ def test_no_flags_on_a_jaxlib_they_were_not_measured_on(jaxlib_version):
   reason='the flags are only added on the measured jaxlib',
 )
 @pytest.mark.parametrize('opt_out,ynn', [('1', False), ('0', True)])
-def test_import_jaxgan_moves_convolutions_off_ynnpack(opt_out, ynn):
+def test_configure_moves_convolutions_off_ynnpack(opt_out, ynn):
   # A fresh process, as a user's: the suite itself runs with the flags off (conftest).
   code = (
-    'import jaxgan, jax, jax.numpy as jnp\n'
+    'import jaxgan.runtime, jax, jax.numpy as jnp\n'
+    'jaxgan.runtime.configure()\n'
     'x, k = jnp.ones((8, 16, 16, 32)), jnp.ones((3, 3, 32, 32))  # big enough for YNNPACK\n'
     "f = jax.jit(lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME',\n"
     "    dimension_numbers=('NHWC', 'HWIO', 'NHWC')))\n"
@@ -75,7 +78,7 @@ def test_compilation_cache_is_on_by_default_and_can_be_moved_or_turned_off(tmp_p
   # None of the caller's cache settings: they would move the directory this test looks for.
   environ = {k: v for k, v in os.environ.items() if 'CACHE' not in k}
   environ.update({k: v.format(home=home) for k, v in env.items()}, HOME=home)
-  code = 'import jaxgan, jax; c = jax.config\n'
+  code = 'import jaxgan.runtime, jax; jaxgan.runtime.configure(); c = jax.config\n'
   code += 'print(c.jax_compilation_cache_dir, c.jax_compilation_cache_max_size)'
   out = subprocess.run(
     [sys.executable, '-c', code], env=environ, capture_output=True, text=True, check=True
@@ -86,7 +89,8 @@ def test_compilation_cache_is_on_by_default_and_can_be_moved_or_turned_off(tmp_p
 
 
 _COMPILE = """
-import jaxgan, jax, jax.numpy as jnp
+import jaxgan.runtime, jax, jax.numpy as jnp
+jaxgan.runtime.configure()
 hits = []
 jax.monitoring.register_event_listener(
   lambda event, **kw: hits.append(1) if event == '/jax/compilation_cache/cache_hits' else None
@@ -123,3 +127,31 @@ def test_processes_share_the_compilation_cache(tmp_path):
   warm = run()
   out, err = warm.communicate(timeout=120)
   assert out.split()[-1] != '0', err[-500:]  # the warm process loaded it
+
+
+_IMPORT_ALL = """
+import importlib, json, os, pkgutil, sys
+before = os.environ.get('XLA_FLAGS')
+import jax
+import jaxgan
+names = [m.name for m in pkgutil.walk_packages(jaxgan.__path__, 'jaxgan.')]
+entry = lambda n: n.endswith('__main__') or (n.startswith('jaxgan.experiments.') and n != 'jaxgan.experiments.cli')
+names = [n for n in names if not entry(n)]  # an entry point defines its absl flags: one a process
+for name in names:
+  importlib.import_module(name)
+c = jax.config
+print(json.dumps({'flags_unchanged': os.environ.get('XLA_FLAGS') == before, 'modules': len(names),
+  'cache_dir': c.jax_compilation_cache_dir, 'cache_max': c.jax_compilation_cache_max_size}))
+"""
+
+
+def test_importing_jaxgan_changes_nothing_global():
+  env = {k: v for k, v in os.environ.items() if 'CACHE' not in k}
+  env['XLA_FLAGS'] = '--xla_force_host_platform_device_count=2'
+  env.pop(xla_cpu.OPT_OUT, None)  # the flags would be added if anything called configure
+  out = subprocess.run(
+    [sys.executable, '-c', _IMPORT_ALL], env=env, capture_output=True, text=True, check=True
+  )
+  found = json.loads(out.stdout.splitlines()[-1])
+  assert found['modules'] > 40  # every library module of the package
+  assert found['flags_unchanged'] and found['cache_dir'] is None and found['cache_max'] == -1
