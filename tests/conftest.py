@@ -12,7 +12,7 @@ os.environ['XLA_FLAGS'] = (
 ).strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 # jaxgan's default XLA:CPU flag makes tiny models slower (benchmarks/README.md) and the suite
-# is tiny models: off here; tests/test_xla_cpu.py checks it in a fresh process.
+# is tiny models: off here; tests/test_runtime.py checks it in a fresh process.
 os.environ.setdefault('JAXGAN_DEFAULT_XLA_FLAGS', '0')
 
 # `import jaxgan` changes nothing global; the suite turns on JAX's compilation cache as the

@@ -1,8 +1,11 @@
-"""Shared test helpers: loading experiment configs and running the trainer quickly."""
+"""Shared test helpers: loading experiment configs, running the trainer quickly, test images."""
 
 import os
 import subprocess
 import sys
+
+import jax.numpy as jnp
+import numpy as np
 
 from jaxgan import configs
 
@@ -50,3 +53,8 @@ def launch(args: list[str]) -> subprocess.Popen:
     stderr=subprocess.STDOUT,
     text=True,
   )
+
+
+def random_images(n: int = 6, size: int = 16):
+  """`[n, size, size, 3]` float32 images, uniform in [-1, 1], the same every call."""
+  return jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (n, size, size, 3)), jnp.float32)

@@ -1,4 +1,8 @@
-"""The recipes' pieces: spectral norm, DiffAugment, lazy R1, and the Dirac-GAN check of R1."""
+"""The recipes' pieces: spectral norm, lazy R1 and the Dirac-GAN check of R1, conditioning, BEGAN.
+
+DiffAugment is in tests/test_augment.py; sampling a conditional run by class in
+tests/test_sample.py.
+"""
 
 import functools
 import json
@@ -10,12 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from PIL import Image
 
-from jaxgan import augment, games, images, losses, models, recipes, sample, steps, train
+from jaxgan import games, losses, models, recipes, steps, train
 from jaxgan import state as state_lib
 from jaxgan.errors import ConfigError
-from jaxgan.eval import features
 from jaxgan.games import gan
 from tests import helpers
 
@@ -86,62 +88,6 @@ def test_spectral_norm_trains_and_bad_norm_is_refused():
   assert any(jax.tree.leaves(changed))
   with pytest.raises(ValueError, match="unknown config.model.d_norm 'spectal'"):
     models.create_models('dcgan', dict(d_norm='spectal'))
-
-
-# ----- DiffAugment -----------------------------------------------------------------------------
-
-
-def _images(n=6, size=16):
-  return jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (n, size, size, 3)), jnp.float32)
-
-
-def test_translation_shifts_with_zero_fill_and_cutout_blanks_a_half_square():
-  x = jnp.ones((64, 16, 16, 1))
-  moved = augment.translation(x, jax.random.key(0))
-  zeros_rows = np.asarray((moved[..., 0] == 0).all(axis=2)).sum(axis=1)
-  assert zeros_rows.max() <= 2 and zeros_rows.max() > 0  # at most 1/8 of 16 rows
-  cut = augment.cutout(x, jax.random.key(1))
-  blanked = np.asarray((cut == 0).sum(axis=(1, 2, 3)))
-  assert blanked.max() == 64 and blanked.min() > 0  # an 8x8 square, clipped at the borders
-
-
-def test_color_and_policies():
-  x = _images()
-  a = augment.diff_augment(x, jax.random.key(0), 'color,translation,cutout')
-  b = augment.diff_augment(x, jax.random.key(0), 'color,translation,cutout')
-  np.testing.assert_array_equal(a, b)  # a pure function of the key
-  assert a.shape == x.shape and not np.allclose(a, x)
-  np.testing.assert_array_equal(augment.diff_augment(x, jax.random.key(0), ''), x)
-  grey = jnp.repeat(_images()[..., :1], 3, axis=-1)
-  coloured = augment.color(grey, jax.random.key(2))
-  np.testing.assert_allclose(coloured[..., 0], coloured[..., 1], atol=1e-6)  # saturation keeps grey
-  grads = jax.grad(
-    lambda x: jnp.sum(augment.diff_augment(x, jax.random.key(3), 'color,translation'))
-  )(x)
-  assert np.abs(np.asarray(grads)).sum() > 0  # G is trained through the augmentation
-  with pytest.raises(ValueError, match='unknown DiffAugment policy'):
-    augment.parse('colour')
-
-
-def test_diffaug_step_trains():
-  g, d = models.create_models('dcgan', dict(size=16, channels=3, width=4, latent_dim=4))
-  state = state_lib.create_gan_state(
-    jax.random.key(0),
-    generator=g,
-    discriminator=d,
-    g_tx=optax.adam(1e-3),
-    d_tx=optax.adam(1e-3),
-    g_inputs=[jnp.zeros((1, 4))],
-    d_inputs=[jnp.zeros((1, 16, 16, 3))],
-    latent_shape=(4,),
-  )
-  step = jax.jit(
-    functools.partial(steps.train_step, settings=steps.Settings(diffaug='color,translation,cutout'))
-  )
-  plain = jax.jit(steps.train_step)
-  s1, m1 = step(state, {'image': _images(8)})
-  s0, m0 = plain(state, {'image': _images(8)})
-  assert np.isfinite(float(m1['g_loss'])) and float(m1['d_loss']) != float(m0['d_loss'])
 
 
 # ----- lazy R1 and the Dirac-GAN ---------------------------------------------------------------
@@ -248,36 +194,6 @@ def test_recipe_config_trains(name, tmp_path):
 # ----- class-conditional GANs --------------------------------------------------------------------
 
 
-@pytest.fixture(scope='module')
-def conditional_run(tmp_path_factory):
-  """A projection-D conditional DCGAN trained briefly on the digits, with class accuracy."""
-  workdir = tmp_path_factory.mktemp('conditional')
-  config = helpers.smoke_config('experiments/recipes/conditional.py', keep_evals=True)
-  config.model.width, config.model.latent_dim = 16, 32
-  config.train.num_steps = 500
-  config.train.batch_size = 64
-  config.train.sample_every = config.train.checkpoint_every = 500
-  config.evals.classifier.n = 500
-  train.train_and_evaluate(config, str(workdir))
-  return workdir
-
-
-def test_conditional_samples_are_the_asked_class(conditional_run):
-  with open(conditional_run / 'results.json') as f:
-    results = json.load(f)
-  # Chance is 0.1 (measured: 0.66 after these 500 steps).
-  assert results['classifier_class_accuracy'] > 0.4, results
-  assert sum(f'classifier_class_accuracy_{k}' in results for k in range(10)) == 10
-  path = sample.sample_from_workdir(str(conditional_run), n=8, label='rows')
-  assert np.asarray(Image.open(path)).shape[:2] == (10 * 34 + 2, 8 * 34 + 2)
-  threes = sample.sample_from_workdir(str(conditional_run), n=16, label='3', fmt='npy')
-  extractor = features.Classifier('digits')
-  labels = extractor(images.to_uint8(np.load(threes)))['logits'].argmax(-1)
-  assert np.mean(labels == 3) > 0.4
-  with pytest.raises(ConfigError, match="--label='12': give a class 0..9 or 'rows'"):
-    sample.sample_from_workdir(str(conditional_run), label='12')
-
-
 def test_conditioning_on_vectors_and_acgan():
   g, d = models.create_models('dcgan', dict(size=16, channels=1, width=4, latent_dim=4, cond_dim=3))
   z, c = jnp.zeros((2, 4)), jnp.ones((2, 3))
@@ -371,7 +287,7 @@ def _began_state(k: float):
 
 def test_began_step_weighs_fakes_by_k_and_updates_k():
   state = _began_state(0.3)
-  real = jnp.asarray(_images(6)[..., :1])
+  real = jnp.asarray(helpers.random_images(6)[..., :1])
   # D's output is the L1 reconstruction error of each example.
   recon = state.d.apply_fn(state.d.variables, real, train=False, reconstruct=True)
   errors = state.d.apply_fn(state.d.variables, real, train=False)

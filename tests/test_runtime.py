@@ -135,8 +135,9 @@ before = os.environ.get('XLA_FLAGS')
 import jax
 import jaxgan
 names = [m.name for m in pkgutil.walk_packages(jaxgan.__path__, 'jaxgan.')]
-entry = lambda n: n.endswith('__main__') or (n.startswith('jaxgan.experiments.') and n != 'jaxgan.experiments.cli')
-names = [n for n in names if not entry(n)]  # an entry point defines its absl flags: one a process
+# An entry point defines its absl flags when imported: one of them a process.
+entry = lambda n: n.startswith('jaxgan.experiments.') and n != 'jaxgan.experiments.cli'
+names = [n for n in names if not (n.endswith('__main__') or entry(n))]
 for name in names:
   importlib.import_module(name)
 c = jax.config

@@ -1,10 +1,12 @@
-"""End to end: the trainer, exact resume, the workdir guard, NaN stop, SIGTERM, sampling."""
+"""End to end: the trainer, exact resume, NaN stop, SIGTERM, the experiments' smoke configs.
+
+The workdir guard (a different experiment refused) is in tests/test_checkpoint.py; sampling a
+workdir in tests/test_sample.py.
+"""
 
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import chex
@@ -15,9 +17,9 @@ import tensorflow_datasets as tfds
 
 from jaxgan import checkpoint, sample, train
 from jaxgan.data import pipeline
-from jaxgan.errors import CheckpointError, NonFiniteError
+from jaxgan.errors import NonFiniteError
 from jaxgan.games import gan
-from tests.helpers import ROOT, launch, smoke_config
+from tests.helpers import launch, smoke_config
 
 
 def _restore(workdir, config, step=None):
@@ -64,24 +66,6 @@ def test_resume_is_exact(tmp_path):
   chex.assert_trees_all_equal(jax.tree.leaves(one), jax.tree.leaves(two))
 
 
-def test_a_different_experiment_is_refused(tmp_path):
-  train.train_and_evaluate(smoke_config(), str(tmp_path))
-  before = sorted(os.listdir(tmp_path / 'checkpoints'))
-  changes = [
-    lambda c: setattr(c, 'seed', 1),
-    lambda c: setattr(c.loss, 'name', 'hinge'),
-    lambda c: setattr(c.optimizer.d, 'learning_rate', 1e-3),
-    lambda c: setattr(c.model, 'width', 4),
-    lambda c: setattr(c.data, 'source', 'folder'),
-  ]
-  for change in changes:
-    config = smoke_config()
-    change(config)
-    with pytest.raises(CheckpointError, match='holds a different experiment'):
-      train.train_and_evaluate(config, str(tmp_path))
-  assert sorted(os.listdir(tmp_path / 'checkpoints')) == before
-
-
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
   good_iterate = pipeline.BatchSource.iterate
 
@@ -126,37 +110,6 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
   assert 'SIGTERM received: saved a checkpoint at step' in output
   steps = [int(s) for s in os.listdir(workdir / 'checkpoints')]
   assert len(steps) == 1 and 0 < steps[0] < 100000
-
-
-def test_sample_cli_png_npy_and_interpolation(tmp_path):
-  train.train_and_evaluate(smoke_config(), str(tmp_path))
-  png = sample.sample_from_workdir(str(tmp_path), n=9, output=str(tmp_path / 'g.png'))
-  assert os.path.exists(png)
-  npy = sample.sample_from_workdir(str(tmp_path), n=5, fmt='npy')
-  x = np.load(npy)
-  assert x.shape == (5, 32, 32, 1) and np.abs(x).max() <= 1
-  strip = sample.sample_from_workdir(str(tmp_path), n=2, interpolate=True, fmt='npy')
-  assert np.load(strip).shape == (2 * 4, 32, 32, 1)
-  with pytest.raises(CheckpointError, match='no checkpoints in'):
-    sample.sample_from_workdir(str(tmp_path / 'nothing'))
-  result = subprocess.run(
-    [
-      sys.executable,
-      '-m',
-      'jaxgan.experiments.sample',
-      f'--workdir={tmp_path}',
-      '--n=4',
-      '--format=npy',
-      f'--output={tmp_path / "cli.npy"}',
-    ],
-    capture_output=True,
-    text=True,
-    cwd=ROOT,
-    env=dict(os.environ, JAX_PLATFORMS='cpu'),
-    timeout=120,
-  )
-  assert result.returncode == 0, result.stderr
-  assert np.load(tmp_path / 'cli.npy').shape == (4, 32, 32, 1)
 
 
 def test_toy2d_grid_trains_and_samples_points(tmp_path):

@@ -10,6 +10,7 @@ device queries the pool with the fakes of all devices and the same key, so
 the pool stays identical on every device and equal to the one-device pool.
 """
 
+import dataclasses
 import functools
 
 import jax
@@ -93,14 +94,35 @@ def _patch_loss(fn, real_logits: Array, fake_logits: Array) -> Array:
   return jnp.mean(fn(real_logits.reshape(-1), fake_logits.reshape(-1)))
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """The static settings of the CycleGAN step, built once from `config.loss`.
+
+  Attributes:
+    loss: adversarial loss name from `losses.ADVERSARIAL_LOSSES` (reference: least squares).
+    cycle_weight: weight of `|g_ba(g_ab(a)) - a| + |g_ab(g_ba(b)) - b|` (reference 10).
+    identity_weight: identity loss weight as a fraction of `cycle_weight` (reference 0.5):
+      `|g_ab(b) - b| + |g_ba(a) - a|`.
+    g_adv_weight: weight of G's adversarial terms. The reference's G loss is
+      `MSE(D(G(x)), 1)`, twice the LSGAN table's `(f - 1)^2 / 2`: configs set 2.0.
+  """
+
+  loss: str = 'least_squares'
+  cycle_weight: float = 10.0
+  identity_weight: float = 0.5
+  g_adv_weight: float = 1.0
+
+  @classmethod
+  def from_config(cls, config: ConfigDict) -> 'Settings':
+    loss = config.loss
+    return cls(loss.name, loss.cycle_weight, loss.identity_weight, loss.g_adv_weight)
+
+
 def train_step(
   state: GANState,
   batch: dict[str, Array],
   *,
-  loss: str = 'least_squares',
-  cycle_weight: float = 10.0,
-  identity_weight: float = 0.5,
-  g_adv_weight: float = 1.0,
+  settings: Settings = Settings(),
   axis_name: str | None = None,
 ) -> tuple[GANState, Metrics]:
   """One G update, then one D update on pooled fakes.
@@ -108,17 +130,14 @@ def train_step(
   Args:
     state: the game; `state.extra` holds `{'pool_a', 'pool_b'}`.
     batch: `{'a': [B, H, W, C], 'b': [B, H, W, C]}`, unpaired.
-    loss: adversarial loss name from `losses.ADVERSARIAL_LOSSES` (reference: least squares).
-    cycle_weight: weight of `|g_ba(g_ab(a)) - a| + |g_ab(g_ba(b)) - b|` (reference 10).
-    identity_weight: identity loss weight as a fraction of `cycle_weight` (reference 0.5):
-      `|g_ab(b) - b| + |g_ba(a) - a|`.
-    g_adv_weight: weight of G's adversarial terms. The reference's G loss is
-      `MSE(D(G(x)), 1)`, twice the LSGAN table's `(f - 1)^2 / 2`: configs set 2.0.
+    settings: the step's static settings (`Settings`).
     axis_name: the pmap axis (gradients and metrics are averaged over it).
 
   Returns:
     The new state and scalar metrics.
   """
+  loss, cycle_weight = settings.loss, settings.cycle_weight
+  identity_weight, g_adv_weight = settings.identity_weight, settings.g_adv_weight
   adversarial = losses.get_adversarial_loss(loss)
   if adversarial.g_needs_real:
     raise ValueError(f'the CycleGAN step does not support {loss!r} (G would need real logits)')
@@ -363,14 +382,7 @@ class CycleGAN(games.Game):
     )
 
   def step_fn(self, config):
-    loss = config.loss
-    return functools.partial(
-      train_step,
-      loss=loss.name,
-      cycle_weight=loss.cycle_weight,
-      identity_weight=loss.identity_weight,
-      g_adv_weight=loss.g_adv_weight,
-    )
+    return functools.partial(train_step, settings=Settings.from_config(config))
 
   def create_batches(self, config, *, process_index: int = 0, process_count: int = 1):
     data = config.data

@@ -32,13 +32,30 @@ ConfigDict = ml_collections.ConfigDict
 Array = jax.Array
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """The static settings of the pix2pix step, built once from `config.loss`.
+
+  Attributes:
+    loss: adversarial loss name (the reference: 'non_saturating', its 'vanilla').
+    l1_weight: weight of `|G(a) - b|_1` (reference 100).
+    d_weight: D's loss factor (the reference halves it to slow D down).
+  """
+
+  loss: str = 'non_saturating'
+  l1_weight: float = 100.0
+  d_weight: float = 0.5
+
+  @classmethod
+  def from_config(cls, config: ConfigDict) -> 'Settings':
+    return cls(config.loss.name, config.loss.l1_weight, config.loss.d_weight)
+
+
 def train_step(
   state: GANState,
   batch: dict[str, Array],
   *,
-  loss: str = 'non_saturating',
-  l1_weight: float = 100.0,
-  d_weight: float = 0.5,
+  settings: Settings = Settings(),
   axis_name: str | None = None,
 ) -> tuple[GANState, dict[str, Array]]:
   """One D update, then one G update against the updated D.
@@ -46,11 +63,10 @@ def train_step(
   Args:
     state: the game.
     batch: `{'a': [B, H, W, C], 'b': [B, H, W, C]}`, paired.
-    loss: adversarial loss name (the reference: 'non_saturating', its 'vanilla').
-    l1_weight: weight of `|G(a) - b|_1` (reference 100).
-    d_weight: D's loss factor (the reference halves it to slow D down).
+    settings: the step's static settings (`Settings`).
     axis_name: the pmap axis (gradients and metrics are averaged over it).
   """
+  loss, l1_weight, d_weight = settings.loss, settings.l1_weight, settings.d_weight
   adversarial = losses.get_adversarial_loss(loss)
   if adversarial.g_needs_real:
     raise ValueError(f'the pix2pix step does not support {loss!r}')
@@ -287,12 +303,7 @@ class Pix2Pix(games.Game):
     )
 
   def step_fn(self, config):
-    return functools.partial(
-      train_step,
-      loss=config.loss.name,
-      l1_weight=config.loss.l1_weight,
-      d_weight=config.loss.d_weight,
-    )
+    return functools.partial(train_step, settings=Settings.from_config(config))
 
   def create_batches(self, config, *, process_index: int = 0, process_count: int = 1):
     data = config.data
