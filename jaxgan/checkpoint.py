@@ -10,6 +10,7 @@ save that was killed) are never steps, and are cleared when a run starts.
 """
 
 import contextlib
+import json
 import os
 import shutil
 from typing import Any
@@ -37,6 +38,40 @@ def best_dir_name(metric: str) -> str:
 def _cause(e: BaseException) -> str:
   lines = [line.strip() for line in str(e).splitlines() if line.strip()]
   return f'{type(e).__name__}: {lines[-1] if lines else ""}'.rstrip(': ')
+
+
+def check_same_experiment(config: dict, stored: dict, directory: str) -> None:
+  """Raises CheckpointError if `stored` (a checkpoint's config) is a different experiment."""
+  differences = schema.experiment_differences(stored, config)
+  if differences:
+    old, new = schema.flatten(stored), schema.flatten(config)
+    shown = ', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in differences[:4])
+    raise CheckpointError(
+      f'{directory} holds a different experiment ({shown}); use a new --workdir, or the '
+      'stored config (only train.num_steps, logging and eval settings may change on resume)'
+    )
+
+
+def peek_config(workdir: str, name: str = 'checkpoints') -> dict | None:
+  """The config of the newest finished checkpoint in `workdir`, read without writing anything.
+
+  For the checks before a run takes its workdir: no checkpoint manager is
+  made, nothing is moved or cleaned. None where there is no checkpoint or its
+  config does not read (the run's own restore then sets it aside, in one line).
+  """
+  directory = checkpoint_dir(workdir, name)
+  try:
+    steps = sorted((int(d) for d in os.listdir(directory) if d.isdigit()), reverse=True)
+  except OSError:
+    return None
+  for step in steps:
+    path = os.path.join(directory, str(step), 'config', 'metadata')
+    try:
+      with open(path) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      continue
+  return None
 
 
 class Checkpointer:
@@ -81,14 +116,7 @@ class Checkpointer:
 
   def check_same_experiment(self, config: dict, stored: dict) -> None:
     """Raises CheckpointError if `stored` (a checkpoint's config) is a different experiment."""
-    differences = schema.experiment_differences(stored, config)
-    if differences:
-      old, new = schema.flatten(stored), schema.flatten(config)
-      shown = ', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in differences[:4])
-      raise CheckpointError(
-        f'{self.directory} holds a different experiment ({shown}); use a new --workdir, or the '
-        'stored config (only train.num_steps, logging and eval settings may change on resume)'
-      )
+    check_same_experiment(config, stored, self.directory)
 
   def restore(self, target: Any, step: int | None = None) -> Any:
     """Restores onto `target`'s structure, dtypes and shardings."""

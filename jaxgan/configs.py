@@ -10,6 +10,7 @@ game's own `validate`.
 
 import importlib.util
 import os
+import traceback
 
 import ml_collections
 
@@ -46,12 +47,38 @@ def load(path: str, arg: str | None = None) -> ConfigDict:
     path, arg = path.rsplit(':', 1)
   if not os.path.isfile(path):
     raise errors.ConfigError(f'no config file {path!r}')
-  spec = importlib.util.spec_from_file_location(f'_jaxgan_config_{abs(hash(path))}', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  if not hasattr(module, 'get_config'):
-    raise errors.ConfigError(f'{path} defines no get_config(arg=None)')
-  return module.get_config(arg)
+  try:
+    spec = importlib.util.spec_from_file_location(f'_jaxgan_config_{abs(hash(path))}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, 'get_config'):
+      raise errors.ConfigError(f'{path} defines no get_config(arg=None)')
+    return module.get_config(arg)
+  except errors.JaxganError:
+    raise
+  except Exception as e:  # noqa: BLE001 - any failure of a user's file, said in one line
+    message = load_error(path, e)
+    if message is None:
+      raise
+    raise errors.ConfigError(message) from e
+
+
+def load_error(path: str, error: BaseException) -> str | None:
+  """`cannot load --config=PATH: line N: Type: message` when `error` came from the file `path`
+  (a syntax error in it, or an exception raised by its code, imports included); else None.
+  """
+  path = os.path.abspath(path)
+  line = None
+  if isinstance(error, SyntaxError) and error.filename and os.path.abspath(error.filename) == path:
+    line, text = error.lineno, f'SyntaxError: {error.msg}'
+  else:
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
+    if not frames:
+      return None
+    line = frames[-1].lineno
+    detail = ' '.join(str(error).split())
+    text = f'{type(error).__name__}: {detail}' if detail else type(error).__name__
+  return f'cannot load --config={path}: line {line}: {text}'
 
 
 def finalize(config: ConfigDict, arg: str | None) -> ConfigDict:

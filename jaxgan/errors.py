@@ -27,3 +27,7 @@ class OutputError(JaxganError, OSError):
 
 class WeightsError(JaxganError):
   """Network weights (Inception, a classifier) are missing, corrupt or of another network."""
+
+
+class RunLockedError(JaxganError):
+  """Another run holds the workdir."""

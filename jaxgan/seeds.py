@@ -118,6 +118,10 @@ class _PerSeed(base.Evaluator):
   def due(self, step: int) -> bool:
     return self.per_seed[0].due(step)
 
+  def check(self) -> None:
+    for evaluator in self.per_seed:
+      evaluator.check()
+
   def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
     values = [e(select(state, i), step, final=final) for i, e in enumerate(self.per_seed)]
     return summarise(values) if values[0] else {}

@@ -24,7 +24,7 @@ from absl import logging
 from jax.experimental import multihost_utils
 from tqdm import auto as tqdm
 
-from jaxgan import checkpoint, configs, games, parallel, schema, seeds, writers
+from jaxgan import checkpoint, configs, games, parallel, runlock, schema, seeds, writers
 from jaxgan import state as state_lib
 from jaxgan.errors import ConfigError, NonFiniteError
 from jaxgan.eval import base
@@ -340,13 +340,36 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
     ConfigError, DataError, CheckpointError: bad input, before any work is lost.
     NonFiniteError: a loss became NaN/inf; the last good checkpoint is kept.
   """
-  # ----- checks, before any data is read or array allocated ------------------------------------
+  # ----- checks, before anything is written to the workdir or started --------------------------
   parallel.initialize_distributed(config.distributed)
   game, dp = start_checks(config)
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
+  stored = checkpoint.peek_config(workdir)  # read only: a workdir of another experiment is refused
+  if stored is not None:
+    resumed = schema.adopt_rollbacks(config, stored).to_dict()
+    checkpoint.check_same_experiment(resumed, stored, checkpoint.checkpoint_dir(workdir))
+  batches = game.create_batches(
+    config, process_index=jax.process_index(), process_count=jax.process_count()
+  )
+  writer = writers.MetricWriter(workdir, enabled=is_main)  # opens its files at the first write
+  outputs = base.Outputs(workdir, writer, dp, is_main=is_main)
+  evaluations = game.create_evaluators(config, outputs)
+  for evaluation in evaluations:
+    evaluation.check()  # reference sets, weights: what the first evaluation would need
+
+  # ----- one run per workdir: from here on the workdir is this run's ---------------------------
+  with contextlib.ExitStack() as stack:
+    if is_main:  # process 0 holds it for all
+      stack.enter_context(runlock.RunLock(workdir))
+    return _train(config, workdir, game, dp, batches, outputs, evaluations)
+
+
+def _train(config, workdir: str, game, dp, batches, outputs, evaluations) -> state_lib.GANState:
+  """The run, once its inputs are checked and the workdir is taken: `train_and_evaluate`'s work."""
+  is_main, writer = outputs.is_main, outputs.writer
   ckpt = checkpoint.Checkpointer(workdir, keep=config.train.keep_checkpoints)
-  stored = ckpt.newest_config()  # before any work: a workdir of another experiment is refused
+  stored = ckpt.newest_config()  # unreadable checkpoints are set aside here, in one line each
   if stored is not None:
     config = schema.adopt_rollbacks(config, stored)
     if config.train.rollbacks:
@@ -359,9 +382,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
       )
     ckpt.check_same_experiment(config.to_dict(), stored)
   config_dict = config.to_dict()
-  batches = game.create_batches(
-    config, process_index=jax.process_index(), process_count=jax.process_count()
-  )
 
   # ----- the state: new, or the newest readable checkpoint on this run's placement -------------
   state = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
@@ -372,16 +392,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   if start:
     logging.info('Resumed from %s at step %d.', ckpt.directory, start)
   if is_main:
-    os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, 'config.json')
     with writers.output_errors(path), open(path, 'w') as f:
       json.dump(config_dict, f, indent=2)
 
-  # ----- outputs, evaluators, policies, the compiled step --------------------------------------
+  # ----- the best checkpoint, policies, the compiled step --------------------------------------
   best = _Best(config, workdir)
-  writer = writers.MetricWriter(workdir, enabled=is_main)
-  outputs = base.Outputs(workdir, writer, dp, is_main=is_main)
-  evaluations = game.create_evaluators(config, outputs)
   evaluate = functools.partial(_evaluate, dp=dp, writer=writer, best=best)
   nan = _NanPolicy(ckpt, restored[1] if restored else None)
   log = _MetricLog(config, game, dp, writer, nan, ckpt, start=start, is_main=is_main)
@@ -451,7 +467,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
         if metrics:
           path = os.path.join(workdir, 'results.json')
           with writers.output_errors(path), open(path, 'w') as f:
-            json.dump({'step': num_steps, **metrics}, f, indent=2)
+            json.dump(writers.json_safe({'step': num_steps, **metrics}), f, indent=2)
         logging.info(
           'Done at step %d. Samples: %s. Checkpoints: %s. TensorBoard: tensorboard --logdir %s',
           num_steps,

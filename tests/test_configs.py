@@ -2,6 +2,7 @@
 
 import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -141,3 +142,24 @@ def test_configs_load_reads_a_config_file_as_the_flag_does(tmp_path):
   (tmp_path / 'empty.py').write_text('x = 1\n')
   with pytest.raises(ConfigError, match='defines no get_config'):
     configs.load(str(tmp_path / 'empty.py'))
+
+
+@pytest.mark.parametrize(
+  'source,line,message',
+  [
+    ('def get_config(arg=None)\n  return 1\n', 1, "SyntaxError: expected ':'"),
+    ('import no_such_module_here\n', 1, "ModuleNotFoundError: No module named 'no_such"),
+    ('def get_config(arg=None):\n  return 1 / 0\n', 2, 'ZeroDivisionError: division by zero'),
+  ],
+)
+def test_a_config_file_that_fails_to_load_is_one_line_naming_the_line(
+  tmp_path, source, line, message
+):
+  path = tmp_path / 'bad.py'
+  path.write_text(source)
+  expected = f'cannot load --config={path}: line {line}: {message}'
+  with pytest.raises(ConfigError, match=re.escape(expected)):
+    configs.load(str(path))
+  if line == 2:  # the command line says the same, in one line, exit status 1
+    result = _cli(f'--config={path}', f'--workdir={tmp_path / "w"}')
+    assert result.returncode == 1 and result.stderr.strip() == f'error: {expected}', result.stderr

@@ -249,3 +249,20 @@ def test_evaluate_command_prints_the_table_and_errors_in_one_line(digits_run):
   bad = run('--metrics=fid,bogus')
   assert bad.returncode == 1
   assert bad.stderr.strip().splitlines()[-1].startswith("error: unknown metrics ['bogus']")
+
+
+def test_a_wrong_ref_is_reported_before_the_weights(digits_run, tmp_path, monkeypatch):
+  """The user's first mistake first: a missing or empty --ref folder, not the weights."""
+  monkeypatch.setenv('JAXGAN_INCEPTION_WEIGHTS', '')
+  missing = str(tmp_path / 'weights' / 'none.pth')  # no weights either
+  run = lambda ref: offline.evaluate_workdir(
+    str(digits_run), n=10, ref=ref, inception_weights=missing, progress=False
+  )
+  with pytest.raises(DataError, match='no such folder'):
+    run(str(tmp_path / 'no' / 'such' / 'dir'))
+  (tmp_path / 'empty').mkdir()
+  with pytest.raises(DataError, match='holds no images'):
+    run(str(tmp_path / 'empty'))
+  with pytest.raises(WeightsError):  # a good reference: now the weights are the problem
+    run('train')
+  assert not os.path.exists(missing)

@@ -112,10 +112,14 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
   assert len(steps) == 1 and 0 < steps[0] < 100000
 
 
+def _strict(constant: str):
+  raise ValueError(f'{constant} is not JSON: strict readers (jq, browsers) reject it')
+
+
 def test_toy2d_grid_trains_and_samples_points(tmp_path):
   config = smoke_config('experiments/toy2d/grid.py')
   train.train_and_evaluate(config, str(tmp_path))
-  results = json.loads((tmp_path / 'results.json').read_text())
+  results = json.loads((tmp_path / 'results.json').read_text(), parse_constant=_strict)
   assert {'modes_captured', 'high_quality', 'reverse_kl'} <= set(results)
   x = np.load(sample.sample_from_workdir(str(tmp_path), n=50, fmt='npy'))
   assert x.shape == (50, 2)

@@ -44,6 +44,10 @@ class Evaluator:
   def due(self, step: int) -> bool:
     return bool(self.every) and step % self.every == 0
 
+  def check(self) -> None:
+    """Fails now, in one line, on what the first call would need and lack (weights, a
+    reference set); the trainer calls it before it takes the workdir."""
+
   def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
     raise NotImplementedError
 

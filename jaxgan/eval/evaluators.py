@@ -23,7 +23,8 @@ class Quality(base.Evaluator):
 
   Values are logged as `<name>_<metric>` (e.g. `classifier_fid`); the
   settings they were measured under go to `<workdir>/eval_settings.json`.
-  The extractor and the reference features are built on the first call.
+  The extractor and the reference features are built by `check` (before
+  training starts) or on the first call.
   """
 
   def __init__(self, name: str, section, config, outputs: base.Outputs, game):
@@ -35,6 +36,11 @@ class Quality(base.Evaluator):
     check_metrics(self.options, feature_kind(self.options, config))  # before training starts
     self._evaluation: Evaluation | None = None
     self._last: tuple[int, dict] | None = None
+    self._settings_written = False
+
+  def check(self) -> None:
+    if self._evaluation is None:
+      self._evaluation = Evaluation(self.options, self.config)
 
   def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
     if self._last is None or self._last[0] != step:  # the final call may follow one at `step`
@@ -54,8 +60,9 @@ class Quality(base.Evaluator):
     return {f'{self.name}_{k}': v for k, v in values.items()}
 
   def measure(self, state) -> dict[str, float]:
-    if self._evaluation is None:
-      self._evaluation = Evaluation(self.options, self.config)
+    self.check()
+    if not self._settings_written:
+      self._settings_written = True
       if self.outputs.is_main:
         path = os.path.join(os.path.dirname(self.outputs.sample_dir), 'eval_settings.json')
         existing = {}
@@ -95,10 +102,13 @@ class StackedModes(base.Evaluator):
       raise ConfigError(f'config.evals.{name}: stacked_modes needs 3-channel samples')
     self._extractor = None
 
-  def labels(self, samples: np.ndarray) -> np.ndarray:
-    """The mode (0..999) of each `[N, 28, 28, 3]` sample in [-1, 1]."""
+  def check(self) -> None:
     if self._extractor is None:
       self._extractor = features.Classifier('mnist5k', path=self.config.data.get('path', ''))
+
+  def labels(self, samples: np.ndarray) -> np.ndarray:
+    """The mode (0..999) of each `[N, 28, 28, 3]` sample in [-1, 1]."""
+    self.check()
     data = images.to_uint8(samples)
     digits = [
       self._extractor(data[..., c : c + 1], desc='samples')['logits'].argmax(-1) for c in range(3)

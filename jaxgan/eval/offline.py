@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 
-from jaxgan import checkpoint, images, seeds
+from jaxgan import checkpoint, images, seeds, writers
 from jaxgan.errors import ConfigError
 from jaxgan.eval import quality, references
 from jaxgan.eval.options import Options, is_2d, parse_metrics
@@ -78,9 +78,10 @@ def evaluate_workdir(
     result['memorisation_grid'] = images.save_png(grid, os.path.join(out_dir, 'memorisation.png'))
   output = output or os.path.join(workdir, 'eval.json')
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  with open(output, 'w') as f:
-    json.dump(result, f, indent=2)
-  with open(os.path.join(workdir, 'eval_history.jsonl'), 'a') as f:
-    f.write(json.dumps(result) + '\n')
+  with writers.output_errors(output), open(output, 'w') as f:
+    json.dump(writers.json_safe(result), f, indent=2)
+  history = os.path.join(workdir, 'eval_history.jsonl')
+  with writers.output_errors(history), open(history, 'a') as f:
+    f.write(json.dumps(writers.json_safe(result)) + '\n')
   result['output'] = output
   return result

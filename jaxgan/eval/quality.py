@@ -125,8 +125,9 @@ class Evaluation:
     self.options, self.config = options, config
     self.kind = feature_kind(options, config)
     check_metrics(options, self.kind)
-    self.extractor = make_extractor(self.kind, options, config)
+    # The reference set before the network: a wrong --ref is the user's first mistake to hear of.
     self.ref = references.reference(options.ref, config, options.n, options.seed)
+    self.extractor = make_extractor(self.kind, options, config)
     self.real = references.reference_features(self.ref, self.extractor, self.kind, options)
     self.mixture = toy2d.get_mixture(config.data.name) if is_2d(config) else None
 

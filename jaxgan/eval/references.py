@@ -67,6 +67,8 @@ def reference(spec: str, config, n: int, seed: int = 0) -> Reference:
   elif os.path.isdir(spec):
     section = ml_collections.ConfigDict(data.to_dict())
     section.source, section.path = 'folder', spec
+  elif os.sep in spec or spec.startswith('.') or os.path.exists(spec):
+    raise DataError(f'--ref {spec!r}: no such folder (give an image folder, a .npz or train)')
   else:
     raise ConfigError(
       f'unknown --ref {spec!r}: use train, tfds:NAME[/SPLIT], an image folder or a .npz file'

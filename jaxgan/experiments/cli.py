@@ -1,16 +1,18 @@
 """Shared entry-point plumbing: runtime settings, quiet library logs, one-line user errors."""
 
 import logging as std_logging
+import os
 import re
 import sys
+import traceback
 from collections.abc import Callable
 
 from absl import app, flags, logging
 
-from jaxgan import runtime, seeds, train
+from jaxgan import configs, runtime, seeds, train
 from jaxgan.errors import JaxganError
 
-_NOISY = ('orbax', 'tensorstore', 'etils')
+_NOISY = ('orbax', 'tensorstore', 'etils', 'xla_bridge')
 
 
 def _keep(record: std_logging.LogRecord) -> bool:
@@ -25,11 +27,14 @@ def _check_config_loaded() -> None:
     sys.exit(f'error: {e}')
   except Exception as e:  # noqa: BLE001 - any loading failure of a user's file
     cause = e.__cause__ or e
+    path = flags.FLAGS['config'].config_filename
+    if os.environ.get('JAXGAN_TRACEBACK', '') not in ('', '0'):
+      traceback.print_exception(cause)
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    sys.exit(
-      f'error: cannot load --config={flags.FLAGS["config"].config_filename}: '
-      f'{lines[-1] if lines else type(cause).__name__}'
+    message = configs.load_error(path, cause) or (
+      f'cannot load --config={path}: {lines[-1] if lines else type(cause).__name__}'
     )
+    sys.exit(f'error: {message}')
 
 
 def _one_line(text: str) -> str:
@@ -37,8 +42,24 @@ def _one_line(text: str) -> str:
   return lines[0] if len(lines) < 2 else f'{lines[0]} {lines[-1]}'
 
 
+def _config_path(argv: list[str]) -> str:
+  """The file of `--config=FILE[:ARG]` in `argv` ('' : none)."""
+  for arg in argv:
+    if arg.startswith('--config='):
+      value = arg[len('--config=') :]
+      if ':' in os.path.basename(value):
+        value = value.rsplit(':', 1)[0]
+      return value
+  return ''
+
+
 def parse_flags(argv: list[str]) -> list[str]:
-  """absl's parsing, with config mistakes as one-line errors (exit status 1)."""
+  """absl's parsing, with config mistakes as one-line errors (exit status 1).
+
+  A config file that fails to load (a syntax error, a failing import, an
+  exception in `get_config`) is `error: cannot load --config=FILE: line N:
+  message`; `JAXGAN_TRACEBACK=1` prints the full traceback before it.
+  """
   try:
     argv = flags.FLAGS(argv)
     if 'config' in flags.FLAGS:
@@ -46,7 +67,16 @@ def parse_flags(argv: list[str]) -> list[str]:
     return argv
   except (flags.Error, JaxganError) as e:
     sys.exit(f'error: {_one_line(e)}')
-  except (AttributeError, KeyError) as e:  # ml_collections: unknown key in --config.a.b=v
+  except Exception as e:  # noqa: BLE001 - sorted below: the user's file, or an unknown key
+    path = _config_path(argv)
+    message = configs.load_error(path, e) if path else None
+    if message is None and not isinstance(e, AttributeError | KeyError):
+      raise
+    if os.environ.get('JAXGAN_TRACEBACK', '') not in ('', '0'):
+      traceback.print_exc()
+    if message is not None:
+      sys.exit(f'error: {message}')
+    # ml_collections: an unknown key in --config.a.b=v
     overrides = ' '.join(a.split('=')[0] for a in argv if a.startswith('--config.'))
     hint = re.search(r'Did you mean "([^"]+)"', str(e))
     hint = f' (did you mean {hint.group(1)!r}?)' if hint else ''
