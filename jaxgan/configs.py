@@ -132,7 +132,7 @@ def validate(config: ConfigDict) -> None:
     for key, least in (('every', 0), ('n', 2), ('batch_size', 1)):
       if section.get(key, least) < least:
         raise range_error(f'evals.{name}.{key}', section[key], f'>= {least}')
-  if train.use_ema and not 0.0 <= train.ema_decay < 1.0:
+  if train.use_ema and not 0.0 <= train.get('ema_decay', 0.0) < 1.0:
     raise errors.ConfigError(f'config.train.ema_decay must be in [0, 1); got {train.ema_decay}')
   if config.eval.every < 0:
     raise errors.ConfigError(

@@ -55,7 +55,7 @@ def adam(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999) -> Con
 def base() -> ConfigDict:
   """Sections common to every experiment; each game's base config (jaxgan/games/) adds the rest."""
   config = ConfigDict()
-  config.game = 'gan'  # a module of jaxgan/games/: gan, cyclegan, pix2pix
+  config.game = 'gan'  # a module of jaxgan/games/: gan, cyclegan, pix2pix, stylegan2
   config.seed = 0
   config.num_seeds = 1  # > 1: seeds seed, seed + 1, ... trained at once, vmapped (jaxgan/seeds.py)
 
@@ -103,7 +103,7 @@ def base() -> ConfigDict:
   config.eval.interpolation_steps = 10
 
   # Named evaluators, each with its own schedule: name -> a section with a `type`
-  # (jaxgan.evaluation.EVALUATORS), e.g. evaluation.quality_config(metrics='fid,kid', every=1000).
+  # (jaxgan.eval.evaluators.EVALUATORS), e.g. options.quality_config(metrics='fid,kid', every=1000).
   config.evals = ConfigDict()
 
   config.parallel = 'jit'  # 'jit' (sharded jit over a device mesh) or 'pmap'
@@ -203,6 +203,29 @@ def adopt_rollbacks(config: ConfigDict, stored: dict) -> ConfigDict:
     out.optimizer[who].learning_rate = stored['optimizer'][who]['learning_rate']
   out.train.rollbacks = done
   return out
+
+
+def image_data(size, channels) -> ConfigDict:
+  """A `data` section of images (the digits by default; TFDS or a folder by `source`).
+
+  `size` and `channels` may be `FieldReference`s shared with the model section.
+  """
+  data = ConfigDict()
+  data.source = 'digits'  # digits | mnist5k | tfds | folder
+  data.name = ''  # TFDS dataset name
+  data.split = 'train'
+  data.data_dir = ''  # TFDS data_dir ('' : TFDS default)
+  data.path = ''  # image folder
+  data.skip_bad_files = False  # True: leave unreadable images out (counted in the log)
+  data.image_key = 'image'
+  data.label_key = 'label'  # a TFDS ClassLabel feature, if the dataset has it ('': none)
+  data.size = size
+  data.channels = channels
+  data.random_flip = False
+  data.num_threads = 4  # grain ReadOptions: threads reading ahead
+  data.prefetch = 4  # batches read ahead
+  data.workers = 0  # grain worker processes (mp_prefetch); 0: threads in this process
+  return data
 
 
 def eval_every(config: ConfigDict) -> int:

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import augment, losses
+from jaxgan import augment, conditional, losses
 from jaxgan.state import GANState, PlayerState, apply_update, pmean
 
 Array = jax.Array
@@ -62,6 +62,9 @@ class Settings:
       `began_k` with the convergence measure `convergence`).
     unroll: G's loss against D after this many look-ahead updates on the same
       real batch and G's fakes, differentiated through (unrolled GAN; 0: off).
+    g_ortho: BigGAN's orthogonal regularisation of G's weights at this strength
+      (`jaxgan.conditional.orthogonal_regularisation`, embeddings excluded; 0: off).
+    ema_start: G's EMA copies G (decay 0) until G has made this many updates (BigGAN).
 
   Raises:
     ValueError: for a value out of range or an unknown loss or DiffAugment policy.
@@ -81,11 +84,13 @@ class Settings:
   began_gamma: float = 0.5
   began_lambda_k: float = 0.001
   unroll: int = 0
+  g_ortho: float = 0.0
+  ema_start: int = 0
 
   def __post_init__(self):
     losses.get_adversarial_loss(self.loss)
     augment.parse(self.diffaug)
-    for name, least in (('r1_every', 1), ('unroll', 0), ('n_critic', 1)):
+    for name, least in (('r1_every', 1), ('unroll', 0), ('n_critic', 1), ('ema_start', 0)):
       if getattr(self, name) < least:
         raise ValueError(f'{name} must be >= {least}; got {getattr(self, name)}')
     if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
@@ -353,19 +358,26 @@ def _g_update(
 
   (_, metrics), d_fake = jax.value_and_grad(loss_fn, has_aux=True)(fake)
   (grads,) = g_vjp(d_fake.astype(fake.dtype))
+  if s.g_ortho:
+    ortho_fn = lambda p: conditional.orthogonal_regularisation(p, strength=s.g_ortho)
+    metrics['g_ortho'], ortho_grads = jax.value_and_grad(ortho_fn)(state.g.params)
+    grads = jax.tree.map(jnp.add, grads, ortho_grads)
   return apply_update(state.g, grads, g_collections, metrics, name='g', axis_name=axis_name)
 
 
-def _update_ema(ema, g: PlayerState, decay: float | None):
+def _update_ema(ema, g: PlayerState, decay: float | None, start: int = 0):
   """EMA of G's variables with warm-up: the decay is `min(decay, (1 + t) / (10 + t))`.
 
   Early weights are poor; the warm-up keeps them from dominating a short run's
-  average (the num_updates rule of TensorFlow's ExponentialMovingAverage).
+  average (the num_updates rule of TensorFlow's ExponentialMovingAverage). Before
+  G's `start`-th update the EMA is G itself (BigGAN starts its EMA at a step).
   """
   if ema is None or decay is None:
     return ema
   t = g.step.astype(jnp.float32)
   decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+  if start:
+    decay = jnp.where(g.step < start, 0.0, decay)
   return optax.incremental_update(g.variables, ema, step_size=1.0 - decay)
 
 
@@ -509,5 +521,6 @@ def train_step(
     cond=conds[-1],
     axis_name=axis_name,
   )
-  state = state.replace(step=state.step + 1, g=g, ema=_update_ema(state.ema, g, s.ema_decay))
+  ema = _update_ema(state.ema, g, s.ema_decay, s.ema_start)
+  state = state.replace(step=state.step + 1, g=g, ema=ema)
   return state, {**d_metrics, **g_metrics}

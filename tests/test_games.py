@@ -27,7 +27,7 @@ def _imports(path: str) -> set[str]:
 
 
 def test_the_registry_lists_each_game_module():
-  assert games.known() == ['cyclegan', 'gan', 'pix2pix']
+  assert games.known() == ['cyclegan', 'gan', 'pix2pix', 'stylegan2']
   for name in games.known():
     game = games.get(name)
     assert game.name == name and game.entry_point.startswith('jaxgan.experiments.')

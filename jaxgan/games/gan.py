@@ -72,6 +72,34 @@ def dcgan_config() -> ConfigDict:
   return config
 
 
+def biggan_config() -> ConfigDict:
+  """BigGAN (Brock et al. 2019) with StudioGAN's CIFAR-10 settings: hinge loss, 5 D steps per G
+  step, Adam 2e-4 with betas (0.5, 0.999), G's EMA 0.9999 from G's 1,000th update, spectral
+  norm in G and D, self-attention at 16x16, a shared class embedding and hierarchical latents."""
+  config = dcgan_config()
+  size, channels = config.data.get_ref('size'), config.data.get_ref('channels')
+  config.model = ConfigDict()
+  config.model.name = 'biggan'
+  config.model.size = size
+  config.model.channels = channels
+  config.model.width = 96
+  config.model.latent_dim = 80
+  config.model.shared_dim = 128
+  config.model.num_classes = 10
+  config.model.attention_res = 16  # 0: no self-attention
+  config.model.attention_pool = True
+  config.model.conv_impl = 'xla'
+  size.set(32)
+  config.loss.name = 'hinge'
+  config.loss.n_critic = 5
+  config.loss.g_ortho = 0.0  # BigGAN's orthogonal regularisation of G (paper: 1e-4)
+  config.optimizer = ConfigDict({'g': schema.adam(2e-4, 0.5), 'd': schema.adam(2e-4, 0.5)})
+  config.train.batch_size = 64 * 5  # 64 per D step
+  config.train.ema_decay = 0.9999
+  config.train.ema_start = 1000
+  return config
+
+
 def toy2d_config() -> ConfigDict:
   """MLP GAN on a 2-D Gaussian mixture."""
   config = schema.base()
@@ -115,7 +143,13 @@ def _smoke_mlp(model: ConfigDict) -> None:
   model.g_hidden, model.d_hidden = (32, 32), (32, 32)
 
 
-SMOKE_MODELS = {'dcgan': _smoke_dcgan, 'mlp': _smoke_mlp}
+def _smoke_biggan(model: ConfigDict) -> None:
+  model.width, model.shared_dim, model.size = 8, 8, 32
+  model.latent_dim = 8  # a multiple of the 4 chunks at 32x32
+  model.attention_res = 16
+
+
+SMOKE_MODELS = {'dcgan': _smoke_dcgan, 'mlp': _smoke_mlp, 'biggan': _smoke_biggan}
 
 
 def step_settings(config: ConfigDict) -> steps.Settings:
@@ -137,6 +171,8 @@ def step_settings(config: ConfigDict) -> steps.Settings:
       began_gamma=loss.get('began_gamma', 0.5),
       began_lambda_k=loss.get('began_lambda_k', 0.001),
       ema_decay=config.train.ema_decay if config.train.use_ema else None,
+      g_ortho=loss.get('g_ortho', 0.0),
+      ema_start=config.train.get('ema_start', 0),
     )
   except ValueError as e:
     raise ConfigError(f'config.loss: {e}') from e
@@ -235,7 +271,7 @@ class ModeCoverage(base.Evaluator):
 
 class GAN(games.Game):
   name = 'gan'
-  models = ('dcgan', 'mlp')
+  models = ('dcgan', 'mlp', 'biggan')
   entry_point = 'jaxgan.experiments.dcgan'
   keeps_ema = True
 
@@ -256,8 +292,12 @@ class GAN(games.Game):
     if began and config.loss.began_gamma <= 0:
       raise ConfigError(f'config.loss.began_gamma={config.loss.began_gamma} must be > 0')
     if is_conditional(config):
-      if config.model.name != 'dcgan':
-        raise ConfigError(f'config.model.name={config.model.name!r} is unconditional: use dcgan')
+      if config.model.name not in ('dcgan', 'biggan'):
+        raise ConfigError(
+          f'config.model.name={config.model.name!r} is unconditional: use dcgan or biggan'
+        )
+      if config.model.name == 'biggan' and config.model.get('cond_dim', 0):
+        raise ConfigError('BigGAN conditions on class ids: set config.model.num_classes')
       if config.model.get('pack', 1) > 1:
         raise ConfigError('config.model.pack > 1 and a conditional GAN do not combine: set pack=1')
 
@@ -273,7 +313,7 @@ class GAN(games.Game):
         "config.loss.name='relativistic_average' averages logits over the batch; "
         "under config.parallel='pmap' that would be per device: use 'jit'"
       )
-    if not is_2d(config) and config.model.name == 'dcgan':
+    if not is_2d(config) and config.model.name in ('dcgan', 'biggan'):
       if (config.data.size, config.data.channels) != (config.model.size, config.model.channels):
         raise ConfigError(
           f'config.data (size {config.data.size}, channels '

