@@ -27,6 +27,7 @@ def sample_from_workdir(
   which: str = 'latest',
   seed_index: int = 0,
   label: str = '',
+  truncation: float | None = None,
 ) -> str:
   """Writes `n` samples (or `n` interpolation rows) of the newest checkpoint; returns the path.
 
@@ -42,6 +43,8 @@ def sample_from_workdir(
     seed_index: which seed of a `config.num_seeds > 1` run.
     label: for a class-conditional run, 'K' (every sample of class K) or 'rows'
       (one row per class, the same latents in each column; the default).
+    truncation: the truncation trick (None: none): BigGAN-style, the latents' components
+      beyond this threshold redrawn inside it; StyleGAN2, psi (styles toward w_avg).
   """
   if fmt not in FORMATS:
     raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
@@ -62,8 +65,11 @@ def sample_from_workdir(
     raise ConfigError('--interpolate on a class-conditional run needs one class: --label=K')
   if rows:
     cols, z = len(z), np.tile(np.asarray(z), (rows, 1))
+  extra = {}
+  if truncation is not None:
+    z, extra = game.truncate(z, jax.random.fold_in(rng, 0x7C), truncation)
   generate = jax.jit(game.generate, static_argnames='use_ema')
-  samples = np.asarray(generate(state, z, use_ema=use_ema, cond=cond))
+  samples = np.asarray(generate(state, z, use_ema=use_ema, cond=cond, **extra))
   suffix = '_interp' if interpolate else ''
   output = output or os.path.join(workdir, 'samples', f'sample{suffix}.{fmt}')
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -84,6 +90,7 @@ def sample_from_workdir(
         'seed': seed,
         'seed_index': seed_index,
         'label': label,
+        'truncation': truncation,
         'ema': bool(use_ema and state.ema is not None),
       },
       f,

@@ -177,9 +177,12 @@ class Seeds(games.Game):
     ]
     return [_PerSeed(list(column)) for column in zip(*per_seed, strict=True)]
 
-  def generate(self, state, z, *, use_ema: bool = True, cond=None):
-    one = lambda s: self.game.generate(s, z, use_ema=use_ema, cond=cond)
+  def generate(self, state, z, *, use_ema: bool = True, cond=None, **kwargs):
+    one = lambda s: self.game.generate(s, z, use_ema=use_ema, cond=cond, **kwargs)
     return jax.vmap(one)(state)
+
+  def truncate(self, z, rng, truncation: float):
+    return self.game.truncate(z, rng, truncation)
 
   def translate(self, state, x, direction: str):
     return jax.vmap(lambda s: self.game.translate(s, x, direction))(state)

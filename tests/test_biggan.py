@@ -454,3 +454,73 @@ def test_bad_settings_are_clear_errors():
     _param_shapes(g, z[:, :6], labels)
   with pytest.raises(ValueError, match='class ids'):
     _param_shapes(d, jnp.zeros((2, 32, 32, 3)), labels.astype(jnp.float32))
+
+
+# ----- BigGAN as a model of the GAN game: trains, resumes exactly, one device = eight --------
+
+
+def _game_config(**train):
+  from tests.helpers import smoke_config
+
+  config = smoke_config('experiments/biggan/mnist5k.py')
+  config.data.source, config.data.path = 'digits', ''  # the bundled digits: no wheel needed
+  config.loss.n_critic, config.train.batch_size = 1, 8
+  config.loss.g_ortho, config.train.ema_start = 1e-4, 2
+  config.train.checkpoint_every = 3
+  for key, value in train.items():
+    config.train[key] = value
+  return config
+
+
+@pytest.fixture(scope='module')
+def straight_biggan(tmp_path_factory):
+  from jaxgan import train
+
+  workdir = tmp_path_factory.mktemp('biggan')
+  return workdir, train.train_and_evaluate(_game_config(), str(workdir))
+
+
+def test_a_tiny_biggan_trains_and_resumes_exactly(straight_biggan, tmp_path, caplog):
+  from jaxgan import train
+
+  _, state = straight_biggan
+  chex.assert_tree_all_finite(state)
+  assert int(state.step) == 6
+  train.train_and_evaluate(_game_config(num_steps=3), str(tmp_path))
+  with caplog.at_level('INFO'):
+    resumed = train.train_and_evaluate(_game_config(), str(tmp_path))
+  assert 'at step 3.' in caplog.text  # resumed, not retrained from 0
+  chex.assert_trees_all_equal(jax.tree.leaves(resumed), jax.tree.leaves(state))
+
+
+def test_one_and_eight_devices_agree_and_truncation_resamples(straight_biggan, tmp_path):
+  from jaxgan import sample, train
+
+  workdir, one = straight_biggan
+  config = _game_config()
+  config.num_devices = 8
+  eight = train.train_and_evaluate(config, str(tmp_path / 'eight'))
+  assert len(eight.g.step.sharding.device_set) == 8
+  # G's biases before its last convolution feed a BatchNorm (the first linear layer's, a
+  # block's convolutions' and shortcut's): it removes them, so their gradient is zero up to
+  # rounding, which Adam turns into full steps, different on 8 devices. The rest must agree.
+  before_bn = lambda path: path[-1].key == 'bias' and 'out' not in str(path[0].key)
+  kept = lambda params: {
+    jax.tree_util.keystr(k): v
+    for k, v in jax.tree_util.tree_leaves_with_path(params)
+    if not before_bn(k)
+  }
+  # Six Adam steps of 1e-4 / 4e-4 move a weight by up to 6e-4 / 2.4e-3: compare the moves,
+  # to 2e-5 (a few per cent of them; 8-device sums round differently).
+  from jaxgan import seeds
+
+  initial = seeds.game_of(config).create_state(config)
+  moved = lambda new, old: jax.tree.map(jnp.subtract, kept(new), kept(old))
+  g_eight, g_one = moved(eight.g.params, initial.g.params), moved(one.g.params, initial.g.params)
+  chex.assert_trees_all_close(g_eight, g_one, rtol=2e-2, atol=2e-5)
+  d_eight, d_one = moved(eight.d.params, initial.d.params), moved(one.d.params, initial.d.params)
+  chex.assert_trees_all_close(d_eight, d_one, rtol=2e-2, atol=2e-5)
+  # sample --truncation=0.5: the same latents, those beyond 0.5 redrawn: other images.
+  kept = np.load(sample.sample_from_workdir(str(workdir), n=2, fmt='npy', label='3'))
+  cut = np.load(sample.sample_from_workdir(str(workdir), n=2, fmt='npy', label='3', truncation=0.5))
+  assert kept.shape == cut.shape == (2, 32, 32, 1) and not np.allclose(kept, cut)

@@ -9,7 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import checkpoint, seeds, train
+from jaxgan import checkpoint, sample, seeds, train
+from jaxgan.eval import offline
 from jaxgan.games import stylegan2 as sg2_game
 from tests.helpers import smoke_config
 
@@ -123,3 +124,21 @@ def test_one_and_eight_devices_agree(tmp_path):
 
 def _initial(config):
   return seeds.game_of(config).create_state(config)
+
+
+def test_truncation_and_the_sweep(straight):
+  """psi 0 maps every latent to w_avg (one image, n times); psi 1 is no truncation; the
+  evaluate sweep measures each psi against the same reference."""
+  workdir, _ = straight
+  at = lambda psi: np.load(
+    sample.sample_from_workdir(str(workdir), n=3, fmt='npy', truncation=psi, output='')
+  )
+  mean_image = at(0.0)
+  np.testing.assert_allclose(mean_image[0], mean_image[1], atol=1e-5)
+  np.testing.assert_allclose(at(1.0), at(None), atol=1e-5)
+  assert not np.allclose(at(0.5)[0], at(0.5)[1])
+  result = offline.evaluate_workdir(
+    str(workdir), features='classifier', metrics='fid', n=8, truncation=(0.5, 1.0), progress=False
+  )
+  assert [row['truncation'] for row in result['sweep']] == [0.5, 1.0]
+  assert result['sweep'][0]['metrics']['fid'] != result['sweep'][1]['metrics']['fid']

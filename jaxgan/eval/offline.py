@@ -23,6 +23,7 @@ def evaluate_workdir(
   seed_index: int = 0,
   use_ema: bool = True,
   output: str = '',
+  truncation: float | tuple[float, ...] | None = None,
   **option_values,
 ) -> dict:
   """Evaluates a checkpoint of `workdir`; writes `eval.json` (and a line to `eval_history.jsonl`).
@@ -37,6 +38,9 @@ def evaluate_workdir(
     seed_index: which seed of a `config.num_seeds > 1` run.
     use_ema: the EMA generator where the run kept one.
     output: the JSON file to write ('' : `workdir/eval.json`).
+    truncation: the game's truncation trick (None: none; `Game.truncate`); several values
+      make a sweep: `result['sweep']` holds the metrics at each, measured against the same
+      reference features, and `result['metrics']` those of the last.
 
   With `memorisation` on image data, also `eval/memorisation.png`: each
   sample beside its 3 nearest training images in pixels and in features.
@@ -53,10 +57,19 @@ def evaluate_workdir(
   game = seeds.game_of(config)
   evaluation = quality.Evaluation(options, config)
   labels = quality.balanced_labels(config, options.n)
-  samples = quality.generate(
-    state, game, options.n, seed=options.seed, use_ema=use_ema, labels=labels
-  )
-  values, fake = evaluation(samples, labels)
+  sweep = []
+  for value in truncation if isinstance(truncation, tuple | list) else (truncation,):
+    samples = quality.generate(
+      state,
+      game,
+      options.n,
+      seed=options.seed,
+      use_ema=use_ema,
+      labels=labels,
+      truncation=value,
+    )
+    values, fake = evaluation(samples, labels)
+    sweep.append({'truncation': value, 'metrics': values})
   result = {
     'workdir': os.path.abspath(workdir),
     'checkpoint': which,
@@ -66,7 +79,10 @@ def evaluate_workdir(
     'seed': options.seed,
     'metrics': values,
     'settings': evaluation.settings(),
+    'truncation': sweep[-1]['truncation'],
   }
+  if len(sweep) > 1:
+    result['sweep'] = sweep
   out_dir = os.path.join(workdir, 'eval')
   if 'memorisation' in options.metrics and evaluation.ref.data is not None and not is_2d(config):
     grid = quality.memorisation_grid(

@@ -9,7 +9,9 @@ samples in chunks with one jitted sampler per game.
 Metrics (`--metrics` / `config.evals.<name>.metrics`):
   fid, kid, is, pr (precision/recall, k=3), dc (density/coverage, k=5),
   memorisation (pixel and feature space), class_coverage (labels by a digit
-  classifier), modes (2-D mixtures: PacGAN's modes, % high quality, reverse KL).
+  classifier), modes (2-D mixtures: PacGAN's modes, % high quality, reverse KL);
+  of class-conditional generators: class_accuracy, intra_fid and cas
+  (`jaxgan.eval.conditional_metrics`).
 """
 
 import functools
@@ -21,7 +23,7 @@ import numpy as np
 from jaxgan import images
 from jaxgan.data import toy2d
 from jaxgan.errors import ConfigError, DataError
-from jaxgan.eval import classifier, features, metrics, references
+from jaxgan.eval import classifier, conditional_metrics, features, metrics, references
 from jaxgan.eval.options import Options, check_metrics, feature_kind, is_2d
 
 
@@ -37,9 +39,13 @@ def make_extractor(kind: str, options: Options, config) -> features.Extractor:
     )
   if kind == 'classifier':
     name = options.classifier or classifier.for_data(config.data)
-    path = config.data.get('path', '') if config.data.source == 'mnist5k' else ''
-    return features.Classifier(name, path=path)
+    return features.Classifier(name, path=_mnist5k_path(config))
   return features.Raw()
+
+
+def _mnist5k_path(config) -> str:
+  """The MNIST-5k file a run names (`config.data.path`), '' for the installed one."""
+  return config.data.get('path', '') if config.data.source == 'mnist5k' else ''
 
 
 def compute(
@@ -52,10 +58,17 @@ def compute(
   mixture: toy2d.Mixture | None = None,
   num_classes: int = 10,
   asked: np.ndarray | None = None,
+  real_labels: np.ndarray | None = None,
+  cas: conditional_metrics.ClassificationAccuracyScore | None = None,
 ) -> dict[str, float]:
-  """The metrics `names` from reference (`real`) and sample (`fake`) features."""
+  """The metrics `names` from reference (`real`) and sample (`fake`) features.
+
+  The conditional ones need `asked` (the class each sample was asked for);
+  intra_fid the reference set's `real_labels` too, cas the `cas` classifier
+  set-up and the samples as uint8 images (`fake_data`).
+  """
   out: dict[str, float] = {}
-  needs_features = {'kid', 'pr', 'dc', 'memorisation'} & set(names)
+  needs_features = {'kid', 'pr', 'dc', 'memorisation', 'intra_fid'} & set(names)
   if needs_features and 'features' not in real:
     raise DataError(
       f'metrics {sorted(needs_features)} need reference features; the .npz holds only mu/sigma'
@@ -92,6 +105,18 @@ def compute(
       if asked is None:
         raise ConfigError('metric class_accuracy is for class-conditional generators')
       out.update(metrics.class_accuracy(fake['logits'].argmax(-1), asked, num_classes))
+    elif name == 'intra_fid':
+      if asked is None or real_labels is None:
+        raise ConfigError(
+          'metric intra_fid is for class-conditional generators and a labelled reference set'
+        )
+      out.update(
+        conditional_metrics.intra_fid(real['features'], real_labels, fake['features'], asked)
+      )
+    elif name == 'cas':
+      if asked is None or cas is None:
+        raise ConfigError('metric cas is for class-conditional generators of digits')
+      out.update(cas(fake_data, asked))
     elif name == 'modes':
       out.update(toy2d.mode_coverage(mixture, fake_data))
   return out
@@ -124,21 +149,43 @@ class Evaluation:
   def __init__(self, options: Options, config):
     self.options, self.config = options, config
     self.kind = feature_kind(options, config)
-    check_metrics(options, self.kind)
+    self.num_classes = config.model.get('num_classes', 0)
+    check_metrics(options, self.kind, self.num_classes)
+    cas_name = ''  # the digit classifier of cas (ConfigError now where none fits the data)
+    if 'cas' in options.metrics:
+      cas_name = options.classifier or classifier.for_data(config.data)
     # The reference set before the network: a wrong --ref is the user's first mistake to hear of.
     self.ref = references.reference(options.ref, config, options.n, options.seed)
+    if 'intra_fid' in options.metrics:
+      conditional_metrics.check_reference(self.ref.labels, self.num_classes, self.ref.description)
     self.extractor = make_extractor(self.kind, options, config)
     self.real = references.reference_features(self.ref, self.extractor, self.kind, options)
     self.mixture = toy2d.get_mixture(config.data.name) if is_2d(config) else None
+    self.cas = None
+    if cas_name:
+      self.cas = conditional_metrics.ClassificationAccuracyScore(
+        cas_name,
+        path=_mnist5k_path(config),
+        steps=options.cas_steps,
+        seed=options.seed,
+      )
 
   def settings(self) -> dict[str, Any]:
-    return {
+    out = {
       **self.extractor.describe(),
       'samples': self.options.n,
       'reference': self.ref.description if self.ref.data is not None else self.options.ref,
       'reference_samples': self.ref.n or int(self.real.get('n', 0) or 0) or None,
-      'metrics': list(self.options.metrics),
     }
+    if 'intra_fid' in self.options.metrics:  # FID's bias at small counts: the counts per class
+      classes = np.arange(self.num_classes)
+      asked = balanced_labels(self.config, self.options.n)
+      counts = conditional_metrics.class_counts
+      out['intra_fid_samples_per_class'] = counts(asked, classes)
+      out['intra_fid_reference_per_class'] = counts(self.ref.labels, classes)
+    if self.cas is not None:
+      out.update(self.cas.settings())
+    return {**out, 'metrics': list(self.options.metrics)}
 
   def __call__(
     self, samples: np.ndarray, asked: np.ndarray | None = None
@@ -157,6 +204,8 @@ class Evaluation:
       real_data=self.ref.data,
       mixture=self.mixture,
       asked=asked,
+      real_labels=self.ref.labels,
+      cas=self.cas,
     )
     return values, fake
 
@@ -177,16 +226,21 @@ def generate(
   dp=None,
   chunk: int = 500,
   labels: np.ndarray | None = None,
+  truncation: float | None = None,
 ):
   """`n` generator outputs for latents drawn from `seed`, in chunks (of class `labels[i]`
-  for a class-conditional G)."""
+  for a class-conditional G), with the game's truncation trick at `truncation` (None: none)."""
   z = np.asarray(jax.random.normal(jax.random.key(seed), (n, *state.latent_shape)))
+  extra = {}
+  if truncation is not None:
+    z, extra = game.truncate(z, jax.random.fold_in(jax.random.key(seed), 0x7C), truncation)
+    z = np.asarray(z)
   fn = jitted_generate(game)
   put = (lambda x: x) if dp is None else dp.replicate
   out = []
   for i in range(0, n, chunk):
     cond = None if labels is None else put(np.asarray(labels[i : i + chunk], np.int32))
-    value = fn(state, put(z[i : i + chunk]), use_ema=use_ema, cond=cond)
+    value = fn(state, put(z[i : i + chunk]), use_ema=use_ema, cond=cond, **extra)
     out.append(np.asarray(value if dp is None else dp.fetch(value)))
   return np.concatenate(out)
 
@@ -195,6 +249,17 @@ def balanced_labels(config, n: int) -> np.ndarray | None:
   """Class ids `0, 1, ..., K-1, 0, ...` (`n` of them) for a class-conditional run, else None."""
   k = config.model.get('num_classes', 0)
   return np.arange(n, dtype=np.int32) % k if k else None
+
+
+def format_sweep(rows: list[dict], settings: dict) -> str:
+  """A table of a truncation sweep: one row per value, one column per metric, then the settings."""
+  names = list(rows[0]['metrics'])
+  lines = ['  '.join(['truncation', *(f'{n:>10}' for n in names)])]
+  for row in rows:
+    cells = (f'{row["metrics"][n]:>10.4g}' for n in names)
+    lines.append('  '.join([f'{row["truncation"]:>10g}', *cells]))
+  where = ', '.join(f'{k}: {v}' for k, v in settings.items() if k != 'metrics' and v is not None)
+  return '\n'.join([*lines, f'({where})'])
 
 
 def format_table(values: dict[str, float], settings: dict) -> str:

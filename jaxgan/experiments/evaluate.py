@@ -11,6 +11,7 @@ writes WORKDIR/eval.json (see jaxgan/eval/offline.py).
 
 from absl import app, flags
 
+from jaxgan.errors import JaxganError
 from jaxgan.eval import offline, quality
 from jaxgan.eval.options import METRICS, Options
 from jaxgan.experiments import cli
@@ -40,6 +41,12 @@ _EMA = flags.DEFINE_bool('ema', True, 'Use the EMA generator when the run kept o
 _BATCH = flags.DEFINE_integer(
   'batch_size', _DEFAULTS.batch_size, 'Images per feature-extraction call.'
 )
+_TRUNCATION = flags.DEFINE_list(
+  'truncation',
+  [],
+  'The truncation trick (unset: none): BigGAN threshold or StyleGAN2 psi; several values '
+  '(e.g. 0.5,0.7,1.0) make a sweep, one table row each.',
+)
 _OUTPUT = flags.DEFINE_string('output', '', 'JSON file to write (default WORKDIR/eval.json).')
 flags.mark_flags_as_required(['workdir'])
 
@@ -49,12 +56,18 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
 
   def run():
+    try:
+      values = tuple(float(t) for t in _TRUNCATION.value)
+    except ValueError:
+      raise JaxganError(f'--truncation={",".join(_TRUNCATION.value)}: give numbers') from None
+    truncation = values if len(values) > 1 else (values[0] if values else None)
     result = offline.evaluate_workdir(
       _WORKDIR.value,
       which=_CHECKPOINT.value,
       seed_index=_SEED_INDEX.value,
       use_ema=_EMA.value,
       output=_OUTPUT.value,
+      truncation=truncation,
       metrics=_METRICS.value,
       n=_N.value,
       ref=_REF.value,
@@ -65,7 +78,10 @@ def main(argv):
       seed=_SEED.value,
     )
     print(f'{result["workdir"]} step {result["step"]} ({result["checkpoint"]} checkpoint)')
-    print(quality.format_table(result['metrics'], result['settings']))
+    if 'sweep' in result:
+      print(quality.format_sweep(result['sweep'], result['settings']))
+    else:
+      print(quality.format_table(result['metrics'], result['settings']))
     for key in ('memorisation_grid', 'output'):
       if key in result:
         print(f'{key}: {result[key]}')

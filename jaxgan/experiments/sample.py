@@ -4,6 +4,7 @@ python -m jaxgan.experiments.sample --workdir=W --n=64 [--interpolate] [--output
     [--format=png|npy] [--seed=0] [--noema] [--checkpoint=latest|best|best:METRIC]
     [--seed_index=I]  (seed I of a run trained with --config.num_seeds=N)
     [--label=K|rows]  (class-conditional runs: class K, or one row per class)
+    [--truncation=T]  (BigGAN: z redrawn inside T; StyleGAN2: psi T toward w_avg)
 python -m jaxgan.experiments.sample --workdir=W --arithmetic=class:7,class:1,class:3
 python -m jaxgan.experiments.sample --workdir=W --arithmetic=3+7+12,1+5,20 --n=64 --seed=0
 """
@@ -24,6 +25,12 @@ _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'latest, best or best:
 _SEED_INDEX = flags.DEFINE_integer('seed_index', 0, 'Which seed of a config.num_seeds > 1 run.')
 _LABEL = flags.DEFINE_string(
   'label', '', 'Class-conditional runs: K (every sample of class K) or rows (a row per class).'
+)
+_TRUNCATION = flags.DEFINE_float(
+  'truncation',
+  None,
+  'The truncation trick (unset: none): a latent threshold (BigGAN: components beyond it redrawn) '
+  'or StyleGAN2 psi in [0, 1] (styles toward their mean).',
 )
 _ARITHMETIC = flags.DEFINE_string(
   'arithmetic',
@@ -55,6 +62,7 @@ def main(argv):
         interpolate=_INTERPOLATE.value,
         fmt=_FORMAT.value,
         label=_LABEL.value,
+        truncation=_TRUNCATION.value,
         **common,
       )
     logging.info('Wrote %s', path)

@@ -29,6 +29,8 @@ The interface (every method takes the resolved `ml_collections.ConfigDict`):
   its own schedule; what they return is logged and the final values go to
   `results.json`.
 - `progress_metrics`: the step metrics the progress bar shows.
+- `truncate(z, rng, truncation)`: the truncation trick of `sample --truncation`
+  (latents redrawn inside a threshold, or styles pulled toward their mean).
 - `generate(state, z, *, use_ema, cond)` / `translate(state, x, direction)`:
   sampling from noise (`jaxgan.experiments.sample`) or image translation
   (`jaxgan.experiments.translate`); a game without one raises ConfigError.
@@ -43,6 +45,7 @@ The interface (every method takes the resolved `ml_collections.ConfigDict`):
 import importlib
 import pkgutil
 from collections.abc import Callable
+from typing import Any
 
 import ml_collections
 
@@ -85,6 +88,11 @@ class Game:
     raise ConfigError(
       f'a {self.name!r} run does not sample from noise; use python -m jaxgan.experiments.translate'
     )
+
+  def truncate(self, z, rng, truncation: float) -> tuple[Any, dict[str, Any]]:
+    """The truncation trick for `sample --truncation`: `(latents, extra generate kwargs)`."""
+    del z, rng, truncation
+    raise ConfigError(f'a {self.name!r} run has no truncation trick; leave --truncation out')
 
   def translate(self, state, x, direction: str):
     del state, x, direction

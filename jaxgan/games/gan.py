@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 from ml_collections import config_dict
 
-from jaxgan import games, images, losses, models, optim, schema, steps
+from jaxgan import conditional, games, images, losses, models, optim, schema, steps
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline, toy2d
 from jaxgan.errors import ConfigError
@@ -379,6 +379,12 @@ class GAN(games.Game):
 
   def generate(self, state, z, *, use_ema: bool = True, cond=None):
     return steps.generate(state, z, use_ema=use_ema, cond=cond)
+
+  def truncate(self, z, rng, truncation: float):
+    """BigGAN's truncation: components of z beyond `truncation` are redrawn inside it."""
+    if not truncation > 0:
+      raise ConfigError(f'--truncation={truncation}: give a threshold > 0 (e.g. 0.5)')
+    return conditional.resample_beyond(jnp.asarray(z), rng, truncation), {}
 
 
 GAME = GAN()

@@ -621,5 +621,12 @@ class StyleGAN2(games.Game):
   def generate(self, state, z, *, use_ema: bool = True, cond=None, truncation=1.0):
     return generate(state, z, use_ema=use_ema, cond=cond, truncation=truncation)
 
+  def truncate(self, z, rng, truncation: float):
+    """StyleGAN's truncation: styles pulled toward `w_avg` by psi = `truncation`."""
+    del rng
+    if not 0.0 <= truncation <= 1.0:
+      raise ConfigError(f'--truncation={truncation}: give psi in [0, 1] (1: none)')
+    return z, {'truncation': truncation}
+
 
 GAME = StyleGAN2()
