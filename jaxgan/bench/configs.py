@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan.errors import ConfigError
-from jaxgan.games import cyclegan, gan, pix2pix
+from jaxgan.games import cyclegan, gan, pix2pix, stylegan2
 
 ConfigDict = ml_collections.ConfigDict
 
@@ -55,8 +55,32 @@ def pix2pix_config(args: argparse.Namespace) -> ConfigDict:
   return _image_to_image(pix2pix.base_config(), args)
 
 
+def stylegan2_config(args: argparse.Namespace) -> ConfigDict:
+  """StyleGAN2 (the `cifar` settings) at `--size/--channels`; `--width` is its channel_max and
+  `--latent` its z and w size; lazy R1 every 16 steps as in training (augment: ADA at p 0)."""
+  config = stylegan2.base_config()
+  config.model.size, config.model.channels = args.size, args.channels
+  config.model.channel_max = args.width
+  config.model.z_dim = config.model.w_dim = args.latent
+  config.model.mbstd_group = 4
+  config.train.use_ema = args.ema
+  return config
+
+
+def biggan_config(args: argparse.Namespace) -> ConfigDict:
+  """BigGAN (StudioGAN CIFAR settings, 10 classes) at `--size/--channels/--width`."""
+  config = gan.biggan_config()
+  config.model.size, config.model.channels = args.size, args.channels
+  config.model.width = args.width
+  config.loss.n_critic = 1
+  config.train.use_ema = args.ema
+  return config
+
+
 CONFIGS: dict[str, Callable[[argparse.Namespace], ConfigDict]] = {
   'dcgan': dcgan,
+  'stylegan2': stylegan2_config,
+  'biggan': biggan_config,
   'cyclegan': cyclegan_config,
   'pix2pix': pix2pix_config,
 }
@@ -80,7 +104,11 @@ def bench_config(args: argparse.Namespace) -> ConfigDict:
 def _images(config: ConfigDict) -> dict[str, np.ndarray]:
   rng = np.random.default_rng(0)
   shape = (config.train.batch_size, *gan.example_shape(config))
-  return {'image': rng.uniform(-1, 1, shape).astype(np.float32)}
+  batch = {'image': rng.uniform(-1, 1, shape).astype(np.float32)}
+  k = config.model.get('num_classes', 0)
+  if k:
+    batch['label'] = (np.arange(config.train.batch_size) % k).astype(np.int32)
+  return batch
 
 
 def _pairs(config: ConfigDict) -> dict[str, np.ndarray]:
@@ -93,6 +121,7 @@ def _pairs(config: ConfigDict) -> dict[str, np.ndarray]:
 # By `config.game`: the step's batch keys and shapes.
 BATCHES: dict[str, Callable[[ConfigDict], dict[str, np.ndarray]]] = {
   'gan': _images,
+  'stylegan2': _images,
   'cyclegan': _pairs,
   'pix2pix': _pairs,
 }
