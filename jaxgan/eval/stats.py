@@ -15,6 +15,7 @@ jaxgan's conditions as extra keys: `network`, `weights`, `weights_sha256`,
 `resize` (strings) and `n` (images), and `features` [N, F] when asked for.
 `load` also reads clean-fid's KID files (`feats`) and files with no
 conditions (pytorch-fid's, clean-fid's): those conditions are unknown (None).
+Where a file holds features, the statistics are computed from them.
 
 >>> x = np.random.default_rng(0).normal(size=(10, 3))
 >>> parts = [Moments.of(x[process_slice(10, i, 3)]) for i in range(3)]
@@ -207,7 +208,10 @@ def load(path: str) -> SetStats:
     raise DataError(f'cannot read statistics file {path}: {e} (not an .npz of arrays?)') from e
   features = arrays.get('features', arrays.get('feats'))
   conditions = {k: _condition(arrays[k]) if k in arrays else None for k in CONDITIONS}
-  if {'mu', 'sigma'} <= set(arrays):
+  if features is not None and features.ndim == 2 and len(features) >= 2:
+    stats = metrics.stats(features)  # what `save` wrote as mu/sigma, with the low-rank factor
+    conditions['n'] = conditions['n'] or len(features)
+  elif {'mu', 'sigma'} <= set(arrays):
     mu, sigma = np.asarray(arrays['mu'], np.float64), np.asarray(arrays['sigma'], np.float64)
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
       raise DataError(
@@ -215,9 +219,6 @@ def load(path: str) -> SetStats:
         '(mu [F], sigma [F, F])'
       )
     stats = metrics.Stats(mu, sigma, conditions['n'] or 0)
-  elif features is not None and features.ndim == 2 and len(features) >= 2:
-    stats = metrics.stats(features)
-    conditions['n'] = conditions['n'] or len(features)
   else:
     raise DataError(
       f'{path} holds neither mu/sigma statistics nor [N, F] features: {sorted(arrays)}'
