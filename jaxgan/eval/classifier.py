@@ -88,6 +88,16 @@ def _split(n: int) -> tuple[np.ndarray, np.ndarray]:
   return order[:cut], order[cut:]
 
 
+def held_out(name: str, path: str = '') -> tuple[np.ndarray, np.ndarray]:
+  """The images of dataset `name` that `train` holds out (its fixed 20%), and their labels.
+
+  Images `[N, size, size, 1]` in [-1, 1], as the classifier takes them.
+  """
+  images, labels = DATASETS[name].load(path)
+  _, test_idx = _split(len(images))
+  return images[test_idx], labels[test_idx]
+
+
 def _shift(images: np.ndarray, rng: np.random.Generator, pixels: int = 2) -> np.ndarray:
   """Random translations of up to `pixels`, padding with the background (-1)."""
   n, h, w, _ = images.shape
@@ -96,32 +106,62 @@ def _shift(images: np.ndarray, rng: np.random.Generator, pixels: int = 2) -> np.
   return np.stack([padded[i, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
 
 
+_MODEL, _TX, BATCH_SIZE = CNN(), optax.adam(1e-3), 64
+
+
+@jax.jit
+def _train_step(params, opt_state, x, y):
+  def loss_fn(p):
+    logits = _MODEL.apply({'params': p}, x)[1]
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+  loss, grads = jax.value_and_grad(loss_fn)(params)
+  updates, opt_state = _TX.update(grads, opt_state)
+  return optax.apply_updates(params, updates), opt_state, loss
+
+
+@jax.jit
+def _predict(params, x):
+  return _MODEL.apply({'params': params}, x)[1].argmax(-1)
+
+
+def fit(images: np.ndarray, labels: np.ndarray, *, steps: int, seed: int = 0) -> tuple[dict, float]:
+  """A fresh CNN trained on `images` (`[N, S, S, 1]` in [-1, 1]) and their `labels` (`[N]`).
+
+  The classifiers' schedule: Adam 1e-3, `steps` batches of 64 drawn with
+  replacement, each image shifted by up to 2 pixels; initialisation, batches and
+  shifts from `seed`. Returns (params, the last batch's loss).
+  """
+  if images.ndim != 4 or images.shape[-1] != 1 or len(images) != len(labels):
+    raise ValueError(
+      f'fit takes [N, S, S, 1] images and [N] labels; got {list(images.shape)} and '
+      f'{list(np.shape(labels))}'
+    )
+  size = images.shape[1]
+  params = _MODEL.init(jax.random.key(seed), jnp.zeros((1, size, size, 1)))['params']
+  opt_state = _TX.init(params)
+  rng = np.random.default_rng(seed)
+  loss = np.nan
+  for _ in range(steps):
+    batch = rng.choice(len(images), BATCH_SIZE)
+    params, opt_state, loss = _train_step(
+      params, opt_state, _shift(images[batch], rng), labels[batch]
+    )
+  return jax.device_get(params), float(loss)
+
+
+def accuracy(params: dict, images: np.ndarray, labels: np.ndarray) -> float:
+  """The fraction of `images` (`[N, S, S, 1]` in [-1, 1]) a CNN with `params` labels right."""
+  return float(np.mean(np.asarray(_predict(params, images)) == np.asarray(labels)))
+
+
 def train(name: str, *, path: str = '', steps: int = 0, seed: int = 0) -> tuple[dict, dict]:
   """Trains the classifier of dataset `name`; returns (params, info with the held-out accuracy)."""
   spec = DATASETS[name]
   images, labels = spec.load(path)
   train_idx, test_idx = _split(len(images))
-  model, tx = CNN(), optax.adam(1e-3)
-  params = model.init(jax.random.key(seed), jnp.zeros((1, spec.size, spec.size, 1)))['params']
-  opt_state = tx.init(params)
-
-  @jax.jit
-  def step(params, opt_state, x, y):
-    def loss_fn(p):
-      logits = model.apply({'params': p}, x)[1]
-      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    updates, opt_state = tx.update(grads, opt_state)
-    return optax.apply_updates(params, updates), opt_state, loss
-
-  rng = np.random.default_rng(seed)
   steps = steps or spec.steps
-  for _ in range(steps):
-    batch = rng.choice(train_idx, 64)
-    params, opt_state, loss = step(params, opt_state, _shift(images[batch], rng), labels[batch])
-  predict = jax.jit(lambda p, x: model.apply({'params': p}, x)[1].argmax(-1))
-  accuracy = float(np.mean(np.asarray(predict(params, images[test_idx])) == labels[test_idx]))
+  params, loss = fit(images[train_idx], labels[train_idx], steps=steps, seed=seed)
   info = {
     'data': spec.description,
     'size': spec.size,
@@ -129,10 +169,10 @@ def train(name: str, *, path: str = '', steps: int = 0, seed: int = 0) -> tuple[
     'seed': seed,
     'train_examples': len(train_idx),
     'test_examples': len(test_idx),
-    'test_accuracy': accuracy,
-    'final_loss': float(loss),
+    'test_accuracy': accuracy(params, images[test_idx], labels[test_idx]),
+    'final_loss': loss,
   }
-  return jax.device_get(params), info
+  return params, info
 
 
 def weights_file(name: str) -> str:

@@ -20,8 +20,11 @@ METRICS = (
   'memorisation',
   'class_coverage',
   'class_accuracy',
+  'intra_fid',
+  'cas',
   'modes',
 )
+CONDITIONAL_METRICS = ('intra_fid', 'cas')  # of class-conditional generators (`conditional`)
 FEATURES = ('inception', 'classifier', 'raw')
 
 
@@ -49,6 +52,7 @@ class Options:
   resize: str = 'legacy'  # Inception's resize: legacy | clean
   inception_weights: str = ''
   classifier: str = ''  # '' : the classifier of the run's data
+  cas_steps: int = 0  # training steps of the cas classifier (0: the classifier's own schedule)
   batch_size: int = 50
   seed: int = dataclasses.field(default=0, metadata=_NOT_IN_CONFIG)
   progress: bool = dataclasses.field(default=True, metadata=_NOT_IN_CONFIG)
@@ -96,10 +100,25 @@ def feature_kind(options: Options, config) -> str:
   return kind
 
 
-def check_metrics(options: Options, kind: str) -> None:
-  """Refuses metrics the features cannot give (class metrics need the classifier's labels)."""
+def check_metrics(options: Options, kind: str, num_classes: int | None = None) -> None:
+  """Refuses metrics the features cannot give (class metrics need the classifier's labels).
+
+  `num_classes`: the generator's classes (`config.model.num_classes`, 0 for an
+  unconditional G); None skips the checks of the conditional metrics.
+  """
   for name in ('class_coverage', 'class_accuracy'):
     if name in options.metrics and kind != 'classifier':
       raise ConfigError(f"metric {name} needs classifier labels: use features='classifier'")
   if 'modes' in options.metrics and kind != 'raw':
     raise ConfigError('metric modes is for 2-D mixtures (raw features)')
+  asked = [m for m in CONDITIONAL_METRICS if m in options.metrics]
+  if asked and num_classes is not None:
+    if not num_classes:
+      raise ConfigError(
+        f'metric {asked[0]} is for class-conditional generators (config.model.num_classes > 0)'
+      )
+    if 'intra_fid' in asked and options.n < 2 * num_classes:
+      raise ConfigError(
+        f'metric intra_fid needs at least 2 samples per class: --n >= {2 * num_classes}, '
+        f'got {options.n}'
+      )

@@ -28,10 +28,23 @@ def to_model_inputs(x: np.ndarray, kind: str) -> np.ndarray:
 
 
 class Reference:
-  """A reference set: its (uint8) images or points where known, and its cached features."""
+  """A reference set: its (uint8) images or points where known, and its cached features.
 
-  def __init__(self, key: str, description: str, data: np.ndarray | None, n: int):
+  `labels` (`[n]` int32): the class of each image where the source is labelled
+  (digits, MNIST-5k, TFDS with a label, class folders), else None. Read with the
+  images, not cached: the features' cache key is the same with or without them.
+  """
+
+  def __init__(
+    self,
+    key: str,
+    description: str,
+    data: np.ndarray | None,
+    n: int,
+    labels: np.ndarray | None = None,
+  ):
     self.key, self.description, self.data, self.n = key, description, data, n
+    self.labels = labels
 
 
 def _source_key(data: ml_collections.ConfigDict) -> str:
@@ -78,8 +91,11 @@ def reference(spec: str, config, n: int, seed: int = 0) -> Reference:
   source = pipeline.RECORD_SOURCES[section.source](section)
   take = min(n, len(source))
   order = np.sort(np.random.default_rng(seed).permutation(len(source))[:take])
-  pixels = images.to_uint8(source.take(order)['image'])
-  return Reference(f'{_source_key(section)}-n{take}-seed{seed}', source.description, pixels, take)
+  records = source.take(order)
+  pixels = images.to_uint8(records['image'])
+  labels = np.asarray(records['label'], np.int32) if 'label' in records else None
+  key = f'{_source_key(section)}-n{take}-seed{seed}'
+  return Reference(key, source.description, pixels, take, labels)
 
 
 def _safe(key: str) -> str:
