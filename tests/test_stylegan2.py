@@ -93,7 +93,8 @@ def test_resampling_shapes_gradients_and_bfloat16():
   def run(x, cotangent):
     y, vjp = jax.vjp(up, x)
     ones = jnp.ones((1, 8, 8, 1))
-    return y, vjp(cotangent)[0], up(x.astype(jnp.bfloat16)), resample.downsample2d(ones), up(ones)
+    ups = resample.upsample2d(ones)
+    return y, vjp(cotangent)[0], up(x.astype(jnp.bfloat16)), resample.downsample2d(ones), ups
 
   cotangent = np.random.default_rng(1).normal(size=(2, 16, 16, 3)).astype(np.float32)
   y, grad, y16, down_ones, up_ones = run(x, cotangent)
@@ -362,14 +363,17 @@ def test_generator_and_discriminator_run_in_float32_and_bfloat16():
   z = jax.random.normal(jax.random.key(0), (4, 32))
   c = jnp.arange(4) % 10
   g_vars = init_variables(g, jax.random.key(1), [z, c])
+  # Learned noise strengths start at 0: give them a value so that the noise shows.
+  with_noise = lambda path, p: p + 0.5 if 'noise_strength' in jax.tree_util.keystr(path) else p
+  g_vars = {**g_vars, 'params': jax.tree.map_with_path(with_noise, g_vars['params'])}
 
   @jax.jit
-  def generate(variables, z, c, key):
+  def generate(variables, z, c):
     ws = g.apply(variables, z, c, method='map')
-    whole = g.apply(variables, z, c, rngs={'noise': key})
-    return whole, g.apply(variables, ws, method='synthesize', rngs={'noise': key})
+    whole = g.apply(variables, z, c, noise_mode='const')
+    return whole, g.apply(variables, ws, method='synthesize', noise_mode='const')
 
-  img, split = generate(g_vars, z, c, jax.random.key(2))
+  img, split = generate(g_vars, z, c)
   chex.assert_tree_all_finite(img)
   np.testing.assert_array_equal(img, split)  # map then synthesize == call
   d_vars = init_variables(d, jax.random.key(4), [img, c])
@@ -384,10 +388,26 @@ def test_generator_and_discriminator_run_in_float32_and_bfloat16():
 
   @jax.jit
   def both16(g_vars, d_vars, z, c, img):
-    return g16.apply(g_vars, z, c, noise_mode='none'), d16.apply(d_vars, img, c)
+    return g16.apply(g_vars, z, c, noise_mode='const'), d16.apply(d_vars, img, c)
 
   img16, logits16 = both16(g_vars, d_vars, z, c, img)
-  img32 = jax.jit(lambda v, z, c: g.apply(v, z, c, noise_mode='none'))(g_vars, z, c)
+  # Which blocks compute in bfloat16: the two highest resolutions, in G and in D.
+  blocks = lambda module, method: isinstance(module, sg.SynthesisBlock | sg.DiscriminatorBlock)
+  _, g_seen = jax.eval_shape(
+    lambda v: g16.apply(
+      v, z, c, noise_mode='none', capture_intermediates=blocks, mutable=['intermediates']
+    ),
+    g_vars,
+  )
+  _, d_seen = jax.eval_shape(
+    lambda v: d16.apply(v, img, c, capture_intermediates=blocks, mutable=['intermediates']),
+    d_vars,
+  )
+  g_dtypes = {k: v['__call__'][0][0].dtype for k, v in g_seen['intermediates']['synthesis'].items()}
+  d_dtypes = {k: v['__call__'][0].dtype for k, v in d_seen['intermediates'].items()}
+  f32, bf16 = jnp.float32, jnp.bfloat16
+  assert g_dtypes == {'b4': f32, 'b8': f32, 'b16': bf16, 'b32': bf16}, g_dtypes
+  assert d_dtypes == {'b32': bf16, 'b16': bf16, 'b8': f32}, d_dtypes
   assert img16.dtype == logits16.dtype == jnp.float32
-  np.testing.assert_allclose(img16, img32, atol=0.05 * float(np.abs(img32).max()))
+  np.testing.assert_allclose(img16, img, atol=0.05 * float(np.abs(img).max()))
   np.testing.assert_allclose(logits16, logits, atol=0.05 * float(np.abs(logits).max()))
