@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 import jaxgan
-from jaxgan import train
+from jaxgan import parallel, train
 from jaxgan.bench import __main__ as cli
 from jaxgan.bench import configs as bench_configs
 from jaxgan.bench import host, peers, timing
@@ -20,7 +20,7 @@ from jaxgan.errors import ConfigError
 from jaxgan.games import gan
 from jaxgan.state import count_params
 from tests import pypi_files
-from tests.helpers import smoke_config
+from tests.helpers import convolution_dtypes, smoke_config
 
 
 def test_bench_prints_a_json_summary(capsys):
@@ -107,10 +107,20 @@ def test_bench_runs_the_cyclegan_step(capsys):
   assert summary['model'] == 'cyclegan' and summary['jaxgan_img_per_s'] > 0
 
 
-def test_bfloat16_compute_trains_with_float32_state(tmp_path):
+def test_bfloat16_compute_trains_with_float32_state(tmp_path, monkeypatch):
+  compiled, compile_ahead = [], parallel.DataParallel.compile_ahead
+
+  def recording(self, step, state, batch):  # the trainer's step, as it compiles it
+    compiled.append(convolution_dtypes(step, state, batch))
+    return compile_ahead(self, step, state, batch)
+
+  monkeypatch.setattr(parallel.DataParallel, 'compile_ahead', recording)
   config = smoke_config()
   config.train.half_precision = True
   state = train.train_and_evaluate(config, str(tmp_path))
+  # The compute is bfloat16: every convolution of the step, forward and backward.
+  (dtypes,) = compiled
+  assert set(dtypes) == {'bf16'} and dtypes['bf16'] >= 10, dtypes
   assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(state.g.params))
   assert all(
     x.dtype == jnp.float32

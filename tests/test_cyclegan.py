@@ -21,7 +21,7 @@ from jaxgan.errors import ConfigError, DataError
 from jaxgan.games import cyclegan, pix2pix
 from jaxgan.models import cyclegan as cg
 from jaxgan.state import count_params
-from tests.helpers import ROOT, load_config
+from tests.helpers import ROOT, convolution_dtypes, load_config
 
 # Counted from a PyTorch build of the reference layers (pytorch-CycleGAN-and-pix2pix layouts).
 REFERENCE_COUNTS = [
@@ -248,8 +248,12 @@ def test_half_precision_steps_keep_float32_state(game):
   config.train.half_precision = True
   state = module.GAME.create_state(config)
   batch = jax.tree.map(jnp.asarray, module.GAME.create_batches(config).batch(0))
-  new, metrics = jax.jit(module.GAME.step_fn(config))(state, batch)
+  step = jax.jit(module.GAME.step_fn(config))
+  new, metrics = step(state, batch)
   chex.assert_tree_all_finite(metrics)
+  # The compute is bfloat16: every convolution of the step, forward and backward.
+  dtypes = convolution_dtypes(step, state, batch)
+  assert set(dtypes) == {'bf16'} and dtypes['bf16'] >= 20, dtypes
   floats = [x for x in jax.tree.leaves((new.g, new.d)) if jnp.issubdtype(x.dtype, jnp.floating)]
   assert floats and all(x.dtype == jnp.float32 for x in floats)
   config.train.use_ema = True

@@ -113,6 +113,25 @@ def test_folder_source_converts_resizes_and_crops(tmp_path):
   grey = sources.folder_source(str(tmp_path / 'a'), 16, 1).take(range(5))['image']
   assert grey.shape == (5, 16, 16, 1)
 
+  # Resized on the shorter side, then centre-cropped, pixel for pixel: grey 4x at column x
+  # of a 64x32 image (and its transpose) halved to 32x16 is 8j + 2 at column j; its centre
+  # 16 columns (8..23) hold 8k + 66. A crop from the corner would start at 2, one without
+  # the resize at 96.
+  (tmp_path / 'f').mkdir()
+  ramp = np.tile((4 * np.arange(64)).astype(np.uint8), (32, 1))
+  Image.fromarray(ramp, 'L').save(tmp_path / 'f' / 'wide.png')
+  Image.fromarray(np.ascontiguousarray(ramp.T), 'L').save(tmp_path / 'f' / 'tall.png')
+  expected = (8 * np.arange(16) + 66) / 127.5 - 1.0
+  for channels in (1, 3):
+    tall, wide = sources.folder_source(str(tmp_path / 'f'), 16, channels).take(range(2))['image']
+    assert tall.shape == wide.shape == (16, 16, channels)
+    np.testing.assert_allclose(
+      wide, np.broadcast_to(expected[None, :, None], wide.shape), atol=1e-6
+    )
+    np.testing.assert_allclose(
+      tall, np.broadcast_to(expected[:, None, None], tall.shape), atol=1e-6
+    )
+
 
 def test_a_tree_of_class_folders_gives_labels(tmp_path):
   for name, n in (('cat', 2), ('dog', 3)):

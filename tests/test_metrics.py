@@ -10,7 +10,9 @@ from jaxgan.eval import metrics
 
 
 def test_doctests():
-  assert doctest.testmod(metrics).failed == 0
+  # FID, IS, class coverage and class accuracy carry examples: 6 `>>>` lines.
+  result = doctest.testmod(metrics)
+  assert result.attempted >= 6 and result.failed == 0, result
 
 
 def test_fid_of_diagonal_gaussians_has_its_closed_form():

@@ -1,6 +1,7 @@
 """Data parallelism: 1 and 8 devices agree (jit and pmap), checkpoints move across device
 counts, and two processes on loopback train in lockstep with a single-process run."""
 
+import json
 import os
 import re
 import signal
@@ -48,6 +49,34 @@ def _train_steps(config, n_steps=STEPS):
   return dp.fetch(dp.get_state(state)), losses
 
 
+def _initial_leaves(config):
+  """`(path, leaf)` of each leaf of `config`'s initial state."""
+  return jax.tree_util.tree_flatten_with_path(seeds.game_of(config).create_state(config))[0]
+
+
+def _assert_updates_agree(leaves, ref_leaves, initial_leaves, *, rel=1e-3, floor=0.0):
+  """Each leaf's change from the initial state equals the reference's change to `rel` of
+  the latter's largest element, plus float32 rounding of the values and `floor` (integer
+  leaves: equal).
+
+  Scaled per leaf, so a BatchNorm scale (1.0, moved ~6e-4 by three Adam steps) and
+  Adam's second moments (~1e-8) are each held to their own movement; a tolerance on
+  the values would pass the one whatever its update and the other whatever its value.
+  Measured for DCGAN between 1 and 8 devices (jit and pmap): 7e-6 after three steps.
+  """
+  assert len(leaves) == len(ref_leaves) == len(initial_leaves)
+  for ours, ref, (path, initial) in zip(leaves, ref_leaves, initial_leaves, strict=True):
+    ours, ref, initial, name = (*map(np.asarray, (ours, ref, initial)), jax.tree_util.keystr(path))
+    if not np.issubdtype(ref.dtype, np.floating):
+      chex.assert_trees_all_equal({name: ours}, {name: ref})
+      continue
+    moved = ref.astype(np.float64) - initial
+    tolerance = rel * np.abs(moved).max() + 1e-7 * np.abs(ref).max() + floor
+    chex.assert_trees_all_close(
+      {name: ours.astype(np.float64) - initial}, {name: moved}, rtol=0, atol=tolerance
+    )
+
+
 @pytest.fixture(scope='module')
 def one_device_run():
   return _train_steps(_tiny_config('jit', 1))
@@ -58,11 +87,12 @@ def test_devices_and_modes_agree(one_device_run, mode, num_devices):
   assert jax.device_count() == 8
   ref_state, ref_losses = one_device_run
   state, losses = _train_steps(_tiny_config(mode, num_devices))
+  keys = ('d_loss', 'g_loss', 'd_real_logit', 'd_fake_logit', 'd_grad_norm', 'g_grad_norm')
   for ours, ref in zip(losses, ref_losses, strict=True):
-    for key in ('d_loss', 'g_loss', 'd_real_logit', 'd_fake_logit'):
-      np.testing.assert_allclose(ours[key], ref[key], rtol=2e-4, atol=2e-5, err_msg=key)
-  chex.assert_trees_all_close(
-    jax.tree.leaves(state), jax.tree.leaves(ref_state), rtol=2e-3, atol=2e-5
+    for key in keys:  # measured: 1.4e-7 relative at most
+      np.testing.assert_allclose(ours[key], ref[key], rtol=2e-5, err_msg=key)
+  _assert_updates_agree(
+    jax.tree.leaves(state), jax.tree.leaves(ref_state), _initial_leaves(_tiny_config())
   )
 
 
@@ -89,13 +119,21 @@ def _tiny_translation_config(path, mode, num_devices):
 )
 def test_translation_games_agree_under_pmap(path):
   """CycleGAN's pool is drawn over the global batch; pix2pix's BatchNorm spans the devices."""
-  ref_state, ref_losses = _train_steps(_tiny_translation_config(path, 'jit', 1), n_steps=2)
+  config = _tiny_translation_config(path, 'jit', 1)
+  ref_state, ref_losses = _train_steps(config, n_steps=2)
   state, losses = _train_steps(_tiny_translation_config(path, 'pmap', 8), n_steps=2)
   for ours, ref in zip(losses, ref_losses, strict=True):
     for key in ('d_loss', 'g_loss', 'g_grad_norm', 'd_grad_norm'):
       np.testing.assert_allclose(ours[key], ref[key], rtol=2e-4, atol=2e-5, err_msg=key)
-  chex.assert_trees_all_close(
-    jax.tree.leaves(state), jax.tree.leaves(ref_state), rtol=2e-3, atol=2e-5
+  # Measured: 4e-3 of a pix2pix kernel's largest update on one element (Adam on a gradient
+  # near zero); CycleGAN's conv biases before instance norm get zero gradients and move by
+  # float noise alone (< 2e-9; its other leaves by > 5e-4).
+  _assert_updates_agree(
+    jax.tree.leaves(state),
+    jax.tree.leaves(ref_state),
+    _initial_leaves(config),
+    rel=1e-2,
+    floor=1e-8,
   )
 
 
@@ -105,7 +143,8 @@ def test_pmap_trainer_on_eight_devices_matches_jit(tmp_path):
     config = _tiny_config(mode, n)
     train.train_and_evaluate(config, str(tmp_path / mode))
     results[mode] = _restore_leaves(tmp_path / mode, config)
-  chex.assert_trees_all_close(results['pmap'], results['jit'], rtol=2e-3, atol=2e-5)
+  _assert_updates_agree(results['pmap'], results['jit'], _initial_leaves(_tiny_config()))
+  _assert_logs_agree(tmp_path / 'pmap', tmp_path / 'jit')
 
 
 def test_cpu_meshes_wait_for_every_step():
@@ -134,26 +173,46 @@ def _restore_leaves(workdir, config):
   return jax.tree.leaves(state)
 
 
+def _assert_logs_agree(workdir, ref_workdir, rtol=2e-5):
+  """The losses and gradient norms logged in `metrics.jsonl` at the steps both logged (a
+  run logs no metrics for its first step: a resumed one lacks the step after the resume),
+  the last step included."""
+  read = lambda w: {
+    r['step']: r for r in map(json.loads, (w / 'metrics.jsonl').read_text().splitlines())
+  }
+  ours, ref = read(workdir), read(ref_workdir)
+  common = sorted(set(ours) & set(ref))
+  assert common and common[-1] == max(ref) == max(ours), (sorted(ours), sorted(ref))
+  for step in common:
+    for key in ('d_loss', 'g_loss', 'd_grad_norm', 'g_grad_norm'):
+      np.testing.assert_allclose(
+        ours[step][key], ref[step][key], rtol=rtol, err_msg=f'{key} at step {step}'
+      )
+
+
 @pytest.mark.parametrize(
   'first,second',
   [(('jit', 8), ('jit', 1)), (('jit', 1), ('jit', 8)), (('jit', 1), ('pmap', 8))],
   ids=['jit8-jit1', 'jit1-jit8', 'jit1-pmap8'],
 )
-def test_checkpoints_move_across_device_counts(tmp_path, first, second):
+def test_checkpoints_move_across_device_counts(tmp_path, first, second, caplog):
+  caplog.set_level('INFO', logger='absl')
   config = _tiny_config(*second)
   config.train.num_steps = 6
   train.train_and_evaluate(config, str(tmp_path / 'straight'))
   half = _tiny_config(*first)
   half.train.num_steps = 3
   train.train_and_evaluate(half, str(tmp_path / 'moved'))
-  state = train.train_and_evaluate(config, str(tmp_path / 'moved'))  # resumes at 3
+  state = train.train_and_evaluate(config, str(tmp_path / 'moved'))
+  # Resumed at 3 on the other placement (retrained from 0, it would end in the same state).
+  assert f'Resumed from {tmp_path / "moved" / "checkpoints"} at step 3.' in caplog.text
   assert int(state.step) == 6
-  chex.assert_trees_all_close(
+  _assert_updates_agree(
     _restore_leaves(tmp_path / 'moved', config),
     _restore_leaves(tmp_path / 'straight', config),
-    rtol=2e-3,
-    atol=2e-5,
+    _initial_leaves(config),
   )
+  _assert_logs_agree(tmp_path / 'moved', tmp_path / 'straight')
 
 
 def _free_port():
@@ -242,9 +301,8 @@ def test_two_processes_preempted_agree_with_one(tmp_path):
   config.model.size, config.model.width, config.model.latent_dim = 16, 4, 8
   config.train.batch_size, config.train.num_steps = 8, stopped  # straight to that step
   train.train_and_evaluate(config, str(tmp_path / 'sp'))
-  chex.assert_trees_all_close(
+  _assert_updates_agree(
     _restore_leaves(workdir, config),
     _restore_leaves(tmp_path / 'sp', config),
-    rtol=2e-3,
-    atol=2e-5,
+    _initial_leaves(config),
   )

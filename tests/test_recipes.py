@@ -224,27 +224,51 @@ def test_conditioning_on_vectors_and_acgan():
 
 
 def test_acgan_step_trains_both_class_losses():
+  """The class loss trains D's class head and reaches G through the fakes."""
   g, d = models.create_models(
     'dcgan', dict(size=16, channels=1, width=4, latent_dim=4, num_classes=3, d_cond='acgan')
   )
-  state = state_lib.create_gan_state(
-    jax.random.key(0),
-    generator=g,
-    discriminator=d,
-    g_tx=optax.adam(1e-3),
-    d_tx=optax.adam(1e-3),
-    g_inputs=[jnp.zeros((1, 4)), jnp.zeros((1,), jnp.int32)],
-    d_inputs=[jnp.zeros((1, 16, 16, 1)), jnp.zeros((1,), jnp.int32)],
-    latent_shape=(4,),
-  )
-  batch = {'image': jnp.zeros((6, 16, 16, 1)), 'label': jnp.array([0, 1, 2, 0, 1, 2])}
+
+  def create(d_tx):
+    return state_lib.create_gan_state(
+      jax.random.key(0),
+      generator=g,
+      discriminator=d,
+      g_tx=optax.adam(1e-3),
+      d_tx=d_tx,
+      g_inputs=[jnp.zeros((1, 4)), jnp.zeros((1,), jnp.int32)],
+      d_inputs=[jnp.zeros((1, 16, 16, 1)), jnp.zeros((1,), jnp.int32)],
+      latent_shape=(4,),
+    )
+
+  # Class k: a bright band across the k-th third of a dark image.
+  labels = jnp.array([0, 1, 2, 0, 1, 2])
+  bands = np.arange(16)[None, :, None, None] // 6 == np.asarray(labels)[:, None, None, None]
+  batch = {
+    'image': jnp.asarray(np.broadcast_to(np.where(bands, 1.0, -1.0), (6, 16, 16, 1))),
+    'label': labels,
+  }
   step = jax.jit(
     functools.partial(steps.train_step, settings=steps.Settings(conditional=True, aux_weight=0.5))
   )
-  _, metrics = step(state, batch)
-  assert 'd_aux' in metrics and 'g_aux' in metrics
+
+  def train(state, n=20):
+    history = []
+    for _ in range(n):
+      state, metrics = step(state, batch)
+      history.append(jax.device_get(metrics))
+    return [m['d_aux'] for m in history], [m['g_aux'] for m in history]
+
+  # D learns the classes: its cross-entropy on reals and fakes falls (measured: 8.9 to 0.68 in
+  # 20 steps; to 7.7 with the class loss left out of D's objective).
+  d_aux, _ = train(create(optax.adam(1e-3)))
+  assert d_aux[-1] < 0.2 * d_aux[0], d_aux
+  # Against a D that does not learn, only G can lower the fakes' class loss: it does (measured:
+  # 1.31 to 0.75 over the last 4 steps; 2.6 with the class loss left out of G's objective).
+  _, g_aux = train(create(optax.sgd(0.0)))
+  assert np.mean(g_aux[-4:]) < 0.8 * g_aux[0], g_aux
   with pytest.raises(ValueError, match='needs "label"'):
-    step(state, {'image': batch['image']})
+    step(create(optax.adam(1e-3)), {'image': batch['image']})
 
 
 # ----- BEGAN -------------------------------------------------------------------------------------
@@ -312,7 +336,9 @@ def test_began_step_weighs_fakes_by_k_and_updates_k():
     step(state.replace(extra={}), {'image': real})
 
 
-def test_began_resumes_exactly_with_k_in_the_checkpoint(tmp_path):
+def test_began_resumes_exactly_with_k_in_the_checkpoint(tmp_path, caplog):
+  caplog.set_level('INFO', logger='absl')
+
   def config(num_steps):
     c = helpers.smoke_config('experiments/recipes/began.py')
     c.loss.began_lambda_k = 0.5  # k moves visibly within a few steps
@@ -322,6 +348,8 @@ def test_began_resumes_exactly_with_k_in_the_checkpoint(tmp_path):
   straight = train.train_and_evaluate(config(4), str(tmp_path / 'one'))
   train.train_and_evaluate(config(2), str(tmp_path / 'two'))
   resumed = train.train_and_evaluate(config(4), str(tmp_path / 'two'))
+  # From the step-2 checkpoint, k_t with it (retrained from 0, the run would end the same).
+  assert f'Resumed from {tmp_path / "two" / "checkpoints"} at step 2.' in caplog.text
   assert float(straight.extra['began_k']) > 0.0
   np.testing.assert_array_equal(straight.extra['began_k'], resumed.extra['began_k'])
   for a, b in zip(

@@ -39,6 +39,7 @@ def test_sample_cli_png_npy_and_interpolation(tmp_path):
       f'--workdir={tmp_path}',
       '--n=4',
       '--format=npy',
+      '--noema',
       f'--output={tmp_path / "cli.npy"}',
     ],
     capture_output=True,
@@ -48,7 +49,11 @@ def test_sample_cli_png_npy_and_interpolation(tmp_path):
     timeout=120,
   )
   assert result.returncode == 0, result.stderr
-  assert np.load(tmp_path / 'cli.npy').shape == (4, 32, 32, 1)
+  # --noema samples G itself; the default, the EMA generator (6 steps: they differ).
+  raw = np.load(sample.sample_from_workdir(str(tmp_path), n=4, fmt='npy', use_ema=False))
+  ema = np.load(sample.sample_from_workdir(str(tmp_path), n=4, fmt='npy'))
+  np.testing.assert_allclose(np.load(tmp_path / 'cli.npy'), raw, rtol=1e-5, atol=1e-7)
+  assert raw.shape == (4, 32, 32, 1) and np.abs(raw - ema).max() > 0.01 * np.abs(raw).max()
 
 
 # ----- class-conditional runs ------------------------------------------------------------------

@@ -153,11 +153,19 @@ def test_bad_batches_and_settings():
 
 
 def test_generate_uses_ema_and_running_stats():
+  step = jax.jit(functools.partial(steps.train_step, settings=steps.Settings(ema_decay=0.9)))
   s = _state()
-  z = jnp.ones((2, LATENT))
-  np.testing.assert_array_equal(steps.generate(s, z), steps.generate(s, z, use_ema=False))
-  s2, _ = jax.jit(functools.partial(steps.train_step, settings=steps.Settings(ema_decay=0.0)))(
-    s, _batch()
-  )
-  # decay 0: the EMA is exactly the new G.
-  np.testing.assert_allclose(steps.generate(s2, z), steps.generate(s2, z, use_ema=False), atol=1e-6)
+  for i in range(3):
+    s, _ = step(s, _batch(seed=i))
+  z = jnp.asarray(np.random.default_rng(1).normal(size=(4, LATENT)), jnp.float32)
+  ema, raw = steps.generate(s, z), steps.generate(s, z, use_ema=False)
+  # Each is its own variables' inference output: the EMA's params and running statistics,
+  # or G's (`--noema`).
+  np.testing.assert_allclose(ema, G.apply(s.ema, z, train=False), rtol=1e-5, atol=1e-9)
+  np.testing.assert_allclose(raw, G.apply(s.g.variables, z, train=False), rtol=1e-5, atol=1e-9)
+  # Three steps at decay min(0.9, (1 + t) / (10 + t)): the EMA lags G (measured: by 5% of the
+  # outputs' scale).
+  assert np.abs(np.asarray(ema) - np.asarray(raw)).max() > 0.01 * np.abs(np.asarray(raw)).max()
+  # Running statistics, not the batch's: a sample does not depend on the others drawn with it.
+  np.testing.assert_allclose(steps.generate(s, z[:1]), ema[:1], rtol=1e-4, atol=1e-9)
+  np.testing.assert_allclose(steps.generate(s, z[:1], use_ema=False), raw[:1], rtol=1e-4, atol=1e-9)

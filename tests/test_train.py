@@ -1,4 +1,4 @@
-"""End to end: the trainer, exact resume, NaN stop, SIGTERM, the experiments' smoke configs.
+"""End to end: the trainer, exact resume, the memory checks, NaN stop, SIGTERM, the smoke configs.
 
 The workdir guard (a different experiment refused) is in tests/test_checkpoint.py; sampling a
 workdir in tests/test_sample.py.
@@ -17,7 +17,7 @@ import tensorflow_datasets as tfds
 
 from jaxgan import checkpoint, sample, train
 from jaxgan.data import pipeline
-from jaxgan.errors import NonFiniteError
+from jaxgan.errors import ConfigError, NonFiniteError
 from jaxgan.games import gan
 from tests.helpers import launch, smoke_config
 
@@ -52,18 +52,54 @@ def test_smoke_run_writes_everything(tmp_path):
   chex.assert_trees_all_equal(_restore(tmp_path, config).g.params, state.g.params)
 
 
-def test_resume_is_exact(tmp_path):
+def test_resume_is_exact(tmp_path, caplog):
+  caplog.set_level('INFO', logger='absl')
   config = smoke_config()
   config.train.num_steps = 6
   train.train_and_evaluate(config, str(tmp_path / 'one'))
   first = smoke_config()
   first.train.num_steps = 3
   train.train_and_evaluate(first, str(tmp_path / 'two'))
+  assert 'Resumed from' not in caplog.text
   train.train_and_evaluate(config, str(tmp_path / 'two'))  # raising num_steps resumes
+  # From its step-3 checkpoint: a run that retrained from step 0 would end in the same state
+  # (training is deterministic, and a save skips a step already on disk).
+  assert f'Resumed from {tmp_path / "two" / "checkpoints"} at step 3.' in caplog.text
   one, two = _restore(tmp_path / 'one', config), _restore(tmp_path / 'two', config)
   assert int(one.step) == int(two.step) == 6
   # Bit-identical arrays (the static optimizer closures differ between create_state calls).
   chex.assert_trees_all_equal(jax.tree.leaves(one), jax.tree.leaves(two))
+
+
+def test_a_state_or_step_larger_than_a_device_is_refused_before_any_work(tmp_path, monkeypatch):
+  config = smoke_config()
+  workdir = tmp_path / 'w'
+  monkeypatch.setattr(train, 'device_memory', lambda: 1000)  # bytes
+  with pytest.raises(
+    ConfigError,
+    match=r'^the game state of this config takes 0\.0 GiB \(parameters, optimizer states, EMA\); '
+    r'a device here has 0\.0 GiB: lower config\.model sizes$',
+  ):
+    train.train_and_evaluate(config, str(workdir))
+  assert not workdir.exists()
+  # The state fits; the compiled step (state, batch, activations: XLA's figure) does not.
+  shapes = jax.eval_shape(lambda: gan.GAME.create_state(config))
+  state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+  monkeypatch.setattr(train, 'device_memory', lambda: state_bytes)
+  with pytest.raises(
+    ConfigError,
+    match=r'^the compiled train step needs [0-9.]+ GiB \(XLA memory analysis: batch, state, '
+    r'activations\); a device here has 0\.0 GiB: lower config\.train\.batch_size or ',
+  ):
+    train.train_and_evaluate(config, str(workdir))
+  # Refused before its first step: no metrics, samples or checkpoints.
+  assert not {'metrics.jsonl', 'samples', 'tb'} & set(os.listdir(workdir))
+  assert _steps_saved(workdir) == []
+
+
+def _steps_saved(workdir):
+  folder = workdir / 'checkpoints'
+  return sorted(n for n in os.listdir(folder) if n.isdigit()) if folder.exists() else []
 
 
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

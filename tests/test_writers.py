@@ -9,6 +9,7 @@ import pytest
 
 from jaxgan import writers
 from jaxgan.errors import OutputError
+from tests.helpers import launch
 
 
 def _strict(constant: str):
@@ -48,3 +49,26 @@ def test_a_failed_write_is_one_line_naming_the_file(tmp_path):
   writer = writers.MetricWriter(str(tmp_path / 'w'))
   with pytest.raises(OutputError, match=r'^cannot write .*w/tb: .*\(free disk space'):
     writer.scalars(1, {'x': 1.0})
+
+
+def test_a_run_whose_samples_cannot_be_written_stops_in_one_line(tmp_path):
+  """End to end: the smoke run's first sample grid (step 3) has nowhere to go."""
+  workdir = tmp_path / 'w'
+  workdir.mkdir()
+  (workdir / 'samples').write_text('a file where the samples folder should be')
+  proc = launch(
+    [
+      'jaxgan.experiments.dcgan',
+      '--config=experiments/dcgan/digits.py:smoke',
+      f'--workdir={workdir}',
+      '--config.num_devices=1',
+    ]
+  )
+  out, _ = proc.communicate(timeout=180)
+  assert proc.returncode == 1, out[-3000:]
+  errors = [line for line in out.splitlines() if line.startswith('error: ')]
+  assert errors == [out.strip().splitlines()[-1]], out[-3000:]
+  assert errors[0].startswith(f'error: cannot write {workdir / "samples" / "step_0000003.png"}: ')
+  assert errors[0].endswith(
+    '(free disk space or fix the permissions, then run the same command to resume)'
+  )
