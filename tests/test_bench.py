@@ -185,12 +185,13 @@ def test_an_unknown_model_lists_the_known_ones(capsys):
     cli.main(['--model=nope'])
   err = capsys.readouterr().err.strip().splitlines()[-1]
   assert all(m in err for m in ('dcgan', 'cyclegan', 'pix2pix', 'inception'))
-  with pytest.raises(ConfigError, match='dcgan, cyclegan, pix2pix'):
+  with pytest.raises(ConfigError, match='dcgan, stylegan2, biggan, cyclegan, pix2pix'):
     bench_configs.bench_config(cli.parse_args(['--model=inception']))
 
 
 def test_bench_dtype_reaches_every_game_and_batches_have_its_shapes():
   keys = {'dcgan': ('image',), 'cyclegan': ('a', 'b'), 'pix2pix': ('a', 'b')}
+  keys.update(stylegan2=('image',), biggan=('image', 'label'))
   assert set(keys) == set(bench_configs.CONFIGS)
   for model, names in keys.items():
     args = cli.parse_args([f'--model={model}', '--dtype=bfloat16', '--size=32', '--channels=1'])
@@ -198,8 +199,8 @@ def test_bench_dtype_reaches_every_game_and_batches_have_its_shapes():
     assert config.train.half_precision and config.train.batch_size == 64
     batch = bench_configs.example_batch(config)
     assert tuple(batch) == names
-    for x in batch.values():
-      chex.assert_shape(x, (64, 32, 32, 1))
+    for name, x in batch.items():
+      chex.assert_shape(x, (64,) if name == 'label' else (64, 32, 32, 1))
 
 
 def test_profile_names_the_step_operations_and_their_layers(capsys):

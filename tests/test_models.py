@@ -80,7 +80,7 @@ def test_mlp_pair():
 
 
 def test_registry_errors():
-  with pytest.raises(ValueError, match='known models: dcgan, mlp'):
+  with pytest.raises(ValueError, match='known models: biggan, dcgan, mlp'):
     models.create_models('stylegan9')
   with pytest.raises(ValueError, match='takes no argument.*widht'):
     models.create_models('dcgan', dict(widht=3))
