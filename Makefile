@@ -28,7 +28,7 @@ demo: $(STAMP_DEMO)
 test: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --dist loadscope -rs --durations=15 tests
+	$(BIN)/python -m pytest -n 2 -rs --durations=15 tests
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
