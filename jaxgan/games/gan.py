@@ -54,21 +54,7 @@ def dcgan_config() -> ConfigDict:
   config.loss.began_gamma = 0.5  # BEGAN's diversity ratio E[L(G(z))] / E[L(x)]
   config.loss.began_lambda_k = 0.001  # BEGAN's learning rate of k_t
 
-  config.data = ConfigDict()
-  config.data.source = 'digits'  # digits | tfds | folder
-  config.data.name = ''  # TFDS dataset name
-  config.data.split = 'train'
-  config.data.data_dir = ''  # TFDS data_dir ('' : TFDS default)
-  config.data.path = ''  # image folder
-  config.data.skip_bad_files = False  # True: leave unreadable images out (counted in the log)
-  config.data.image_key = 'image'
-  config.data.label_key = 'label'  # a TFDS ClassLabel feature, if the dataset has it ('': none)
-  config.data.size = size
-  config.data.channels = channels
-  config.data.random_flip = False
-  config.data.num_threads = 4  # grain ReadOptions: threads reading ahead
-  config.data.prefetch = 4  # batches read ahead
-  config.data.workers = 0  # grain worker processes (mp_prefetch); 0: threads in this process
+  config.data = schema.image_data(size, channels)
   return config
 
 
