@@ -90,6 +90,11 @@ class Checkpointer:
       max_to_keep=keep,
       create=create,
       enable_async_checkpointing=True,
+      # The step's directories are made in `save`, not by background threads: a directory
+      # that cannot be made (a missing or replaced parent) then fails `save` at once. Made in
+      # the background, the failure left Orbax's threads waiting for it for 20 minutes, and
+      # the process could not exit (tests/test_faults.py).
+      async_options=ocp.AsyncOptions(create_directories_asynchronously=False),
       cleanup_tmp_directories=create,
     )
     try:

