@@ -9,20 +9,28 @@ convolution), per-layer noise, and the residual discriminator with minibatch
 standard deviation and projection conditioning. `--modconv` picks the modulated
 convolution in both: 'fused' (one grouped convolution, batch folded into the
 groups; the default) or 'unfused' (activations scaled, shared kernel, outputs
-scaled).
+scaled). `--d-architecture=orig` drops D's shortcuts (ADA's CIFAR D).
 
-Workload (`--impl=torch`, or `--impl=jax` for jaxgan's networks on the same
-shapes): per step, G forward + backward (`mean(G(z) * r)` for a fixed random
-`r`, gradients of G's parameters, random noise drawn each call), then D forward +
-backward (`mean(softplus(D(x)))` on a fixed batch, gradients of D's parameters).
-Each side is waited for. Prints one JSON line: parameter counts, the median G,
-D and step (G + D) seconds, peak memory.
+Workload (`--step=grads`, the default; `--impl=torch`, or `--impl=jax` for
+jaxgan's networks on the same shapes): per step, G forward + backward
+(`mean(G(z) * r)` for a fixed random `r`, gradients of G's parameters, random
+noise drawn each call), then D forward + backward (`mean(softplus(D(x)))` on a
+fixed batch, gradients of D's parameters). Each side is waited for. Prints one
+JSON line: parameter counts, the median G, D and step (G + D) seconds, peak memory.
+
+`--step=train` (PyTorch only) is the step of `python -m jaxgan.bench
+--model=stylegan2 --vs-torch`, jaxgan's game step without augmentation: G's
+Adam update on `softplus(-D(G(z)))` (D's parameters frozen), then D's on
+`softplus(D(G(z'))) + softplus(-D(x))` (G under no_grad), D's lazy R1 update
+every `--r1-every` steps (Adam lr and betas adjusted by `every / (every + 1)`),
+`--ema` G's EMA; not w_avg's update (one mean over the batch).
 
   python benchmarks/torch_stylegan2.py --size=32 --batch=8 --impl=torch
   python benchmarks/torch_stylegan2.py --size=32 --batch=8 --impl=jax
 """
 
 import argparse
+import itertools
 import json
 import math
 import statistics
@@ -229,10 +237,12 @@ class Discriminator(nn.Module):
     ch = lambda r: channels_at(r, a.channel_base, a.channel_max)
     self.fromrgb = EqualizedConv(a.channels, ch(a.size), 1, lrelu=True)
     self.blocks = nn.ModuleList()
-    g = math.sqrt(0.5)
+    residual = a.d_architecture == 'resnet'
+    g = math.sqrt(0.5) if residual else 1.0
     for res in (2**i for i in range(int(math.log2(a.size)), 2, -1)):
       block = nn.ModuleDict()
-      block['skip'] = EqualizedConv(ch(res), ch(res // 2), 1, down=2, bias=False, gain=g)
+      if residual:
+        block['skip'] = EqualizedConv(ch(res), ch(res // 2), 1, down=2, bias=False, gain=g)
       block['conv0'] = EqualizedConv(ch(res), ch(res), 3, lrelu=True)
       block['conv1'] = EqualizedConv(ch(res), ch(res // 2), 3, down=2, lrelu=True, gain=g)
       self.blocks.append(block)
@@ -245,7 +255,8 @@ class Discriminator(nn.Module):
   def forward(self, x, c):
     x = self.fromrgb(x)
     for block in self.blocks:
-      x = block['skip'](x) + block['conv1'](block['conv0'](x))
+      y = block['conv1'](block['conv0'](x))
+      x = block['skip'](x) + y if 'skip' in block else y
     n, ch, h, w = x.shape
     g = self.group if 0 < self.group <= n and n % self.group == 0 else n
     y = x.reshape(g, n // g, ch, h, w)
@@ -275,12 +286,53 @@ def _median_times(g_step, d_step, steps, warmup):
   return statistics.median(g_times), statistics.median(d_times), statistics.median(total)
 
 
+def _train_steps(a, g, d, d_eager, c, real):
+  """`--step=train`'s G and D halves (see the module docstring); each waits for the device."""
+  every = a.r1_every if a.r1_gamma else 0
+  lazy = every / (every + 1) if every else 1.0
+  opt_g = torch.optim.Adam(g.parameters(), lr=0.0025, betas=(0.0, 0.99), eps=1e-8)
+  opt_d = torch.optim.Adam(d.parameters(), lr=0.0025 * lazy, betas=(0.0, 0.99**lazy), eps=1e-8)
+  ema = [p.detach().clone() for p in g.parameters()] if a.ema else None
+  steps = itertools.count()
+  z = lambda: torch.randn(a.batch, a.latent, device=real.device)
+
+  def g_step():
+    opt_g.zero_grad(set_to_none=True)
+    d.requires_grad_(False)
+    loss = F.softplus(-d(g(z(), c), c)).mean()
+    loss.backward()
+    d.requires_grad_(True)
+    opt_g.step()
+    return loss.item()
+
+  def d_step():
+    opt_d.zero_grad(set_to_none=True)
+    with torch.no_grad():
+      fake = g(z(), c)
+    loss = F.softplus(d(fake, c)).mean() + F.softplus(-d(real, c)).mean()
+    loss.backward()
+    opt_d.step()
+    if every and next(steps) % every == 0:  # eager D: torch.compile has no double backward
+      opt_d.zero_grad(set_to_none=True)
+      x = real.detach().requires_grad_(True)
+      (grad,) = torch.autograd.grad(d_eager(x, c).sum(), x, create_graph=True)
+      (grad.square().sum([1, 2, 3]).mean() * (0.5 * a.r1_gamma * every)).backward()
+      opt_d.step()
+    if ema is not None:
+      with torch.no_grad():
+        torch._foreach_lerp_(ema, list(g.parameters()), 0.001)  # its cost; beta as it may be
+    return loss.item()
+
+  return g_step, d_step
+
+
 def run_torch(a):
   torch.manual_seed(0)
   dev, autocast = setup(a)
   g, d = Generator(a).to(dev), Discriminator(a).to(dev)
   count = lambda m: sum(p.numel() for p in m.parameters())
   g_params, d_params = count(g), count(d)
+  d_eager = d
   g, d = maybe_compile(g, a), maybe_compile(d, a)
   z = torch.randn(a.batch, a.latent, device=dev)
   c = F.one_hot(torch.arange(a.batch) % max(a.num_classes, 1), max(a.num_classes, 1)).float()
@@ -302,6 +354,8 @@ def run_torch(a):
     loss.backward()
     return loss.item()
 
+  if a.step == 'train':
+    g_step, d_step = _train_steps(a, g, d, d_eager, c, real)
   start = time.perf_counter()
   g_step()
   d_step()
@@ -309,6 +363,7 @@ def run_torch(a):
   g_s, d_s, step_s = _median_times(g_step, d_step, a.steps, a.warmup - 1)
   peak = torch.cuda.max_memory_allocated() if dev.type == 'cuda' else peak_host_bytes()
   extra = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'device': str(dev)}
+  extra['compile'] = a.compile or 'eager'
   return g_params, d_params, first, g_s, d_s, step_s, int(peak), extra
 
 
@@ -331,7 +386,11 @@ def run_jax(a):
     **shared, **widths,
   )  # fmt: skip
   d = stylegan2.Discriminator(
-    mbstd_group=a.mbstd_group, mapping_layers=a.mapping_layers, **shared, **widths
+    architecture=a.d_architecture,
+    mbstd_group=a.mbstd_group,
+    mapping_layers=a.mapping_layers,
+    **shared,
+    **widths,
   )
   key = jax.random.key(0)
   z = jax.random.normal(key, (a.batch, a.latent))
@@ -384,12 +443,21 @@ def main() -> None:
   parser.add_argument('--num-classes', type=int, default=0)
   parser.add_argument('--mbstd-group', type=int, default=4)
   parser.add_argument('--modconv', default='fused', choices=['fused', 'unfused'])
+  parser.add_argument('--d-architecture', default='resnet', choices=['resnet', 'orig'])
+  parser.add_argument('--step', default='grads', choices=['grads', 'train'])
+  parser.add_argument('--r1-every', type=int, default=16, help='--step=train: lazy R1 interval')
+  parser.add_argument('--r1-gamma', type=float, default=0.01, help='--step=train: 0 for no R1')
+  parser.add_argument('--ema', action='store_true', help="--step=train: update G's EMA")
   parser.add_argument('--steps', type=int, default=5)
   parser.add_argument('--warmup', type=int, default=2)
   add_device_args(parser)
   a = parser.parse_args()
   if a.impl == 'torch' and a.dtype != 'float32':
     parser.error('the PyTorch port runs float32 only (autocast would not clamp like ours)')
+  if a.step == 'train' and a.impl != 'torch':
+    parser.error('--step=train is the PyTorch side of python -m jaxgan.bench --model=stylegan2')
+  if a.r1_every < 1:
+    parser.error(f'--r1-every must be at least 1; got {a.r1_every}')
   run = run_torch if a.impl == 'torch' else run_jax
   g_params, d_params, first, g_s, d_s, step_s, peak, extra = run(a)
   print(
@@ -398,6 +466,8 @@ def main() -> None:
         'impl': a.impl,
         **extra,
         'modconv': a.modconv,
+        'd_architecture': a.d_architecture,
+        'step': a.step,
         'dtype': a.dtype,
         'size': a.size,
         'channels': a.channels,

@@ -172,6 +172,43 @@ def test_torch_side_gets_the_same_workload_and_finds_this_jaxgan(monkeypatch, tm
   assert seen['env']['PYTHONPATH'].split(os.pathsep)[0] == root
 
 
+def test_stylegan2_vs_torch_times_the_game_step_beside_the_port(capsys):
+  summary = cli.main(
+    ['--model=stylegan2', '--size=32', '--channels=1', '--width=8', '--latent=8', '--batch=4']
+    + ['--steps=1', '--warmup=0', '--vs-torch']
+  )
+  assert summary['jaxgan_step_s'] > 0 and summary['torch_step_s'] > 0
+  assert summary['ratio'] == pytest.approx(
+    summary['torch_step_s'] / summary['jaxgan_step_s'], rel=1e-2
+  )
+  # The game's default form on both sides; the port does not augment, so neither does ours.
+  assert (summary['modconv'], summary['augment']) == ('unfused', 'none')
+  assert 'same parameter counts' in capsys.readouterr().out
+
+
+def test_stylegan2_peer_gets_our_shapes_and_refuses_what_it_cannot_run(
+  monkeypatch, tmp_path, capsys
+):
+  seen = {}
+
+  def fake_run(cmd, capture_output, text, env):
+    seen['cmd'] = cmd
+    return subprocess.CompletedProcess(cmd, 0, stdout='{"step_s_median": 0.1}\n', stderr='')
+
+  monkeypatch.setattr(subprocess, 'run', fake_run)
+  (tmp_path / 'torch_stylegan2.py').touch()
+  args = ['--model=stylegan2', f'--peers={tmp_path}', '--size=32', '--width=8', '--latent=16']
+  peers.run_torch(cli.parse_args([*args, '--modconv=fused', '--ema', '--vs-torch']), 'cpu')
+  flags = ('--impl=torch', '--step=train', '--size=32', '--latent=16', '--channel-max=8')
+  for flag in (*flags, '--modconv=fused', '--d-architecture=orig', '--r1-every=16', '--ema'):
+    assert flag in seen['cmd']
+  for bad in ('--dtype=bfloat16', '--augment=ada'):
+    with pytest.raises(SystemExit, match='PyTorch StyleGAN2 port') as exit_:
+      cli.main([*args, bad, '--vs-torch'])
+    assert len(str(exit_.value).splitlines()) == 1
+  assert capsys.readouterr().out == ''  # before any timing
+
+
 def test_missing_peers_say_where_they_live(tmp_path, capsys):
   args = ['--size=16', '--channels=1', '--width=4', '--batch=2', '--steps=1', '--vs-torch']
   with pytest.raises(SystemExit, match=r'benchmarks/ folder.*--peers=DIR') as exit_:

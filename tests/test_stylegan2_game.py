@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 
 from jaxgan import checkpoint, sample, seeds, train
 from jaxgan.eval import offline
@@ -75,14 +74,11 @@ def _config(**overrides):
   return config
 
 
-@pytest.fixture(scope='module')
-def straight(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp('straight')
-  return workdir, train.train_and_evaluate(_config(), str(workdir))
-
-
-def test_a_smoke_run_trains_and_keeps_its_state(straight):
-  _, state = straight
+def test_a_smoke_run_keeps_its_state_resumes_exactly_and_truncates(tmp_path, caplog):
+  """One straight run, checked three ways in one test (its compilation is the cost: one test
+  trains it on one xdist worker, where a shared fixture trained it once per worker)."""
+  workdir = tmp_path / 'straight'
+  state = train.train_and_evaluate(_config(), str(workdir))
   chex.assert_tree_all_finite(state)
   assert int(state.step) == 6 and int(state.extra['nimg']) == 6 * 8
   assert float(state.extra['ada'].p) != 0.2  # adjusted every 2 steps (smoke), not lost
@@ -90,14 +86,15 @@ def test_a_smoke_run_trains_and_keeps_its_state(straight):
   w_avg = state.g.collections['stats']['mapping']['w_avg']
   assert float(jnp.abs(w_avg).sum()) > 0  # G's mean w moved, and the EMA G holds it too
   np.testing.assert_array_equal(state.ema['stats']['mapping']['w_avg'], w_avg)
+  _check_resume_keeps_p_and_is_exact(workdir, state, tmp_path / 'resumed', caplog)
+  _check_truncation_and_the_sweep(workdir)
 
 
-def test_resume_keeps_p_and_is_exact(straight, tmp_path, caplog):
-  workdir, state = straight
+def _check_resume_keeps_p_and_is_exact(workdir, state, elsewhere, caplog):
   config = _config(train__num_steps=3)
-  train.train_and_evaluate(config, str(tmp_path))
+  train.train_and_evaluate(config, str(elsewhere))
   with caplog.at_level('INFO'):
-    resumed = train.train_and_evaluate(_config(), str(tmp_path))
+    resumed = train.train_and_evaluate(_config(), str(elsewhere))
   assert 'at step 3.' in caplog.text  # resumed, not retrained from 0
   chex.assert_trees_all_equal(jax.tree.leaves(resumed), jax.tree.leaves(state))
   restored = checkpoint.Checkpointer(str(workdir), create=False).restore(
@@ -126,10 +123,9 @@ def _initial(config):
   return seeds.game_of(config).create_state(config)
 
 
-def test_truncation_and_the_sweep(straight):
+def _check_truncation_and_the_sweep(workdir):
   """psi 0 maps every latent to w_avg (one image, n times); psi 1 is no truncation; the
   evaluate sweep measures each psi against the same reference."""
-  workdir, _ = straight
   at = lambda psi: np.load(
     sample.sample_from_workdir(str(workdir), n=3, fmt='npy', truncation=psi, output='')
   )

@@ -1,13 +1,17 @@
 """The `python -m jaxgan.bench` command: its flags, and the summary line and JSON each mode prints.
 
   python -m jaxgan.bench --model=dcgan --size=64 --channels=3 --batch=64 --vs-torch
+  python -m jaxgan.bench --model=stylegan2 --size=32 --channels=3 --batch=8 --width=128 \
+      --latent=512 --vs-torch
 
 Times the project's real jitted train step (`timing.run_jaxgan`), or with
 `--layer`, `--conv-rates` one layer's or D's convolutions (`profile`), or
 with `--model=inception` FID's feature extraction (`inception`). `--vs-torch`
 times the same workload in PyTorch (`peers`; the scripts live in the
-repository's benchmarks/ folder, `--peers=DIR`). The last line printed is
-one JSON object; `main(argv)` returns it as a dict.
+repository's benchmarks/ folder, `--peers=DIR`): for StyleGAN2 the port in
+torch_stylegan2.py, with the same shapes and `--modconv`, and no augmentation
+on either side. The last line printed is one JSON object; `main(argv)` returns
+it as a dict.
 """
 
 import argparse
@@ -59,6 +63,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   p.add_argument('--g-conv-impl', default=None, help='subpixel | patches | xla')
   p.add_argument('--d-conv-impl', default=None, help='xla | patches')
   p.add_argument('--conv-impl', default=None, help='CycleGAN: fast | xla | patches')
+  p.add_argument(
+    '--modconv',
+    default='',
+    choices=['', 'fused', 'unfused'],
+    help="StyleGAN2's modulated convolution, on both sides under --vs-torch (default: the "
+    "game's, unfused)",
+  )
+  p.add_argument(
+    '--augment',
+    default='',
+    choices=['', 'ada', 'fixed', 'diffaug', 'none'],
+    help='StyleGAN2: what D sees (default: ADA at p 0; none under --vs-torch, as the '
+    'PyTorch port does not augment)',
+  )
   p.add_argument(
     '--precision',
     default='default',
@@ -208,6 +226,7 @@ def bench_step(args: argparse.Namespace) -> dict[str, object]:
     'jaxgan_cpu_user_s_per_step': ours['cpu_user_s_per_step'],
     'jaxgan_cpu_sys_s_per_step': ours['cpu_sys_s_per_step'],
     'jaxgan_page_faults_per_step': ours['page_faults_per_step'],
+    **configs.settings(args),
     'xla_flags': os.environ.get('XLA_FLAGS', ''),
     'glibc_tunables': os.environ.get('GLIBC_TUNABLES', ''),
   }

@@ -56,13 +56,18 @@ def pix2pix_config(args: argparse.Namespace) -> ConfigDict:
 
 
 def stylegan2_config(args: argparse.Namespace) -> ConfigDict:
-  """StyleGAN2 (the `cifar` settings) at `--size/--channels`; `--width` is its channel_max and
-  `--latent` its z and w size; lazy R1 every 16 steps as in training (augment: ADA at p 0)."""
+  """StyleGAN2 (the `cifar` settings) at `--size/--channels`; `--width` is its channel_max,
+  `--latent` its z and w size, `--modconv` its modulated convolution (default: the game's);
+  lazy R1 every 16 steps as in training. `--augment` by default: ADA at p 0, or none under
+  `--vs-torch` (the PyTorch port does not augment)."""
   config = stylegan2.base_config()
   config.model.size, config.model.channels = args.size, args.channels
   config.model.channel_max = args.width
   config.model.z_dim = config.model.w_dim = args.latent
   config.model.mbstd_group = 4
+  if args.modconv:
+    config.model.modconv = args.modconv
+  config.augment.mode = args.augment or ('none' if args.vs_torch else config.augment.mode)
   config.train.use_ema = args.ema
   return config
 
@@ -99,6 +104,15 @@ def bench_config(args: argparse.Namespace) -> ConfigDict:
   config.train.half_precision = args.dtype == 'bfloat16'
   config.num_devices, config.parallel = args.devices, args.parallel
   return config
+
+
+def settings(args: argparse.Namespace) -> dict[str, str]:
+  """The workload's settings a summary names beside its times: StyleGAN2's modulated
+  convolution and augmentation; none for the other games."""
+  if args.model != 'stylegan2':
+    return {}
+  config = bench_config(args)
+  return {'modconv': config.model.modconv, 'augment': config.augment.mode}
 
 
 def _images(config: ConfigDict) -> dict[str, np.ndarray]:

@@ -1,10 +1,10 @@
 """The PyTorch peers: the same workload timed by a PyTorch script in a child process.
 
-The scripts (`torch_dcgan.py`, `torch_cyclegan.py`, `torch_inception.py` and
-their `torch_common.py`) are not part of the installed package: they live in
-the repository's `benchmarks/` folder, and `--peers=DIR` names the folder
-(default `benchmarks`, relative to the current directory: a checkout's root).
-Each prints one JSON line; `compare` pairs its rounds with ours.
+The scripts (`torch_dcgan.py`, `torch_cyclegan.py`, `torch_stylegan2.py`,
+`torch_inception.py` and their `torch_common.py`) are not part of the installed
+package: they live in the repository's `benchmarks/` folder, and `--peers=DIR`
+names the folder (default `benchmarks`, relative to the current directory: a
+checkout's root). Each prints one JSON line; `compare` pairs its rounds with ours.
 """
 
 import argparse
@@ -17,10 +17,17 @@ import sys
 import jax
 
 import jaxgan
+from jaxgan.bench import configs
 from jaxgan.bench.timing import img_per_s
 from jaxgan.errors import JaxganError
 
-SCRIPTS = ('torch_dcgan.py', 'torch_cyclegan.py', 'torch_inception.py', 'torch_common.py')
+SCRIPTS = (
+  'torch_dcgan.py',
+  'torch_cyclegan.py',
+  'torch_stylegan2.py',
+  'torch_inception.py',
+  'torch_common.py',
+)
 
 
 class PeerError(JaxganError):
@@ -43,8 +50,19 @@ def script(peers: str, name: str) -> str:
 
 
 def step_script(args: argparse.Namespace) -> str:
-  """The peer of `--model`'s train step, e.g. `<--peers>/torch_dcgan.py`."""
-  return script(args.peers, f'torch_{args.model}.py')
+  """The peer of `--model`'s train step, e.g. `<--peers>/torch_dcgan.py`.
+
+  Raises:
+    PeerError: when there is no such file, or the peer cannot run the workload `args` ask
+      for (StyleGAN2's port: float32 only, no augmentation).
+  """
+  path = script(args.peers, f'torch_{args.model}.py')
+  if args.model == 'stylegan2':
+    if args.dtype != 'float32':
+      raise PeerError(f'the PyTorch StyleGAN2 port runs float32 only; got --dtype={args.dtype}')
+    if configs.bench_config(args).augment.mode != 'none':
+      raise PeerError(f'the PyTorch StyleGAN2 port does not augment; got --augment={args.augment}')
+  return path
 
 
 def torch_device(args: argparse.Namespace) -> str:
@@ -73,9 +91,22 @@ def run_torch(args: argparse.Namespace, device: str) -> dict[str, object]:
     cmd.append(f'--compile={args.torch_compile}')
   if args.model == 'cyclegan':
     cmd += [f'--features={args.width}', f'--blocks={args.blocks or (9 if args.size >= 256 else 6)}']
+  elif args.model == 'stylegan2':
+    cmd += stylegan2_flags(configs.bench_config(args))
   else:
     cmd += [f'--latent={args.latent}', f'--width={args.width}']
   return run_script(cmd, "install it with pip install -e '.[bench]'")
+
+
+def stylegan2_flags(config: configs.ConfigDict) -> list[str]:
+  """`torch_stylegan2.py`'s flags for the bench's StyleGAN2 `config`: the train step, its shapes."""
+  m, loss = config.model, config.loss
+  flags = ['--impl=torch', '--step=train', f'--latent={m.z_dim}']
+  flags += [f'--channel-base={m.channel_base}', f'--channel-max={m.channel_max}']
+  flags += [f'--mapping-layers={m.mapping_layers}', f'--num-classes={m.num_classes}']
+  flags += [f'--mbstd-group={m.mbstd_group}', f'--d-architecture={m.d_architecture}']
+  flags += [f'--modconv={m.modconv}', f'--r1-every={loss.r1_every}', f'--r1-gamma={loss.r1_gamma}']
+  return flags + (['--ema'] if config.train.use_ema else [])
 
 
 def run_script(cmd: list[str], hint: str) -> dict[str, object]:
