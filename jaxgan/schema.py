@@ -43,8 +43,16 @@ RESUMABLE_KEYS = (
 )
 
 
-# Model counts where 0 means "off" (every other model count must be >= 1).
-OPTIONAL_COUNTS = ('mbstd_group', 'maxout', 'fourier_features', 'num_classes', 'cond_dim')
+# Model numbers where 0 means "off" or the default (every other model count must be >= 1).
+OPTIONAL_COUNTS = (
+  'mbstd_group',
+  'maxout',
+  'fourier_features',
+  'num_classes',
+  'cond_dim',
+  'bn_groups',
+  'init_std',
+)
 
 
 def adam(learning_rate: float = 2e-4, b1: float = 0.5, b2: float = 0.999) -> ConfigDict:
@@ -174,6 +182,8 @@ def check_values(config: ConfigDict) -> None:
   for name in ('size', 'load_size', 'channels'):
     if config.data.get(name, 1) < 1:
       raise range_error(f'data.{name}', config.data[name], '>= 1')
+  if config.data.get('num_examples', 0) < 0:
+    raise range_error('data.num_examples', config.data.num_examples, '>= 0 (0: fresh samples)')
   if 'channels' in config.data and config.data.channels not in (1, 3):
     raise range_error('data.channels', config.data.channels, '1 (grey) or 3 (RGB)')
   for name in ('interpolation_rows', 'interpolation_steps'):
@@ -258,6 +268,9 @@ ADDED_KEYS = {
   'model.d_embed': 64,
   'loss.began_gamma': 0.5,
   'loss.began_lambda_k': 0.001,
+  'model.g_bn_groups': 0,
+  'model.init_std': 0.0,
+  'data.num_examples': 0,
 }
 
 

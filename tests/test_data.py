@@ -92,6 +92,27 @@ def test_toy2d_batches():
   assert toy2d.mode_coverage(toy2d.ring(), x)['high_quality'] > 0.95
 
 
+def test_toy2d_fixed_training_set_of_tuples_reshuffled_every_epoch():
+  # PacGAN's code: 100,000 points drawn once, each pack slot a resample of them with
+  # replacement, the tuples reshuffled every epoch. Here 60 tuples of 3, 20 per batch of 60 points.
+  config = smoke_config('experiments/toy2d/ring.py')
+  config.data.num_examples = 60
+  batches = pipeline.create_batches(config.data, global_batch=60, seed=3, pack=3)
+  assert batches.tuples.shape == (60, 3, 2)
+  points = np.unique(batches.tuples.reshape(-1, 2), axis=0)
+  assert len(points) < 60  # drawn with replacement from 60 points
+  epoch = lambda e: np.concatenate([batches.batch(3 * e + i)['image'] for i in range(3)])
+  first, second = epoch(0), epoch(1)
+  assert first.shape == (180, 2) and first.dtype == np.float32
+  rows = lambda x: sorted(map(tuple, x.reshape(-1, 6).tolist()))
+  assert rows(first) == rows(second) == rows(batches.tuples)  # every tuple once an epoch
+  assert not np.array_equal(first, second)
+  again = pipeline.create_batches(config.data, global_batch=60, seed=3, pack=3)
+  np.testing.assert_array_equal(again.batch(4)['image'], batches.batch(4)['image'])
+  with pytest.raises(ConfigError, match='does not split into tuples of pack=7'):
+    pipeline.create_batches(config.data, global_batch=60, seed=3, pack=7)
+
+
 def _write_images(folder, n, size=(40, 30), mode='RGB', ext='png'):
   folder.mkdir(parents=True, exist_ok=True)
   rng = np.random.default_rng(0)

@@ -84,6 +84,68 @@ def test_bad_pack_settings():
     configs.validate(config)
 
 
+# ----- PacGAN's own protocol (experiments/toy2d/pacgan.py) -------------------------------------
+
+
+def test_slot_batchnorm_normalises_each_pack_slot_on_its_own():
+  # PacGAN's code runs G once per pack slot: G on 2n interleaved latents with 2 BatchNorm groups
+  # is G on each slot's n latents alone, and the running statistics move by their average.
+  kw = dict(latent_dim=2, g_hidden=(8, 8), g_batchnorm=True, init_std=0.5)
+  g2, _ = models.create_models('mlp', dict(kw, g_bn_groups=2))
+  g1, _ = models.create_models('mlp', dict(kw, g_bn_groups=1))
+  z = jnp.asarray(np.random.default_rng(0).normal(size=(12, 2)), jnp.float32)
+  variables = state_lib.init_variables(g2, jax.random.key(0), [z[:1]])
+  assert jax.tree.map(jnp.shape, variables['batch_stats'])['SlotBatchNorm_0'] == {
+    'mean': (8,),
+    'std': (8,),
+  }
+  train = lambda g, z: g.apply(variables, z, train=True, mutable=['batch_stats'])
+  both, stats = train(g2, z)
+  slots = [train(g1, z[j::2]) for j in range(2)]
+  np.testing.assert_allclose(both[0::2], slots[0][0], rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(both[1::2], slots[1][0], rtol=1e-5, atol=1e-6)
+  avg = jax.tree.map(lambda a, b: (a + b) / 2, slots[0][1], slots[1][1])
+  chex.assert_trees_all_close(stats, avg, rtol=1e-5, atol=1e-6)
+  # Running mean and std start at 0 and 1 and move 5% of the way per call (Blocks, momentum 0.95).
+  layer = models.mlp.SlotBatchNorm(groups=2)
+  x = jnp.asarray(np.random.default_rng(1).normal(3.0, 2.0, size=(10, 3)), jnp.float32)
+  v = layer.init(jax.random.key(0), x, train=False)
+  _, new = layer.apply(v, x, train=True, mutable=['batch_stats'])
+  slot_std = [np.sqrt(np.var(np.asarray(x)[j::2], axis=0) + 1e-4) for j in range(2)]
+  np.testing.assert_allclose(new['batch_stats']['mean'], 0.05 * x.mean(0), rtol=1e-5)
+  np.testing.assert_allclose(
+    new['batch_stats']['std'], 0.95 + 0.05 * np.mean(slot_std, 0), rtol=1e-5
+  )
+  out = layer.apply({**v, **new}, x, train=False)
+  want = (x - new['batch_stats']['mean']) / new['batch_stats']['std']
+  np.testing.assert_allclose(out, want, rtol=1e-5)
+  with pytest.raises(ValueError, match='does not split into 2 BatchNorm groups'):
+    layer.apply(v, x[:3], train=True, mutable=['batch_stats'])
+
+
+def test_init_std_sets_every_dense_layer():
+  g, d = models.create_models('mlp', dict(g_hidden=(256,), d_hidden=(256,), init_std=0.02))
+  gv = state_lib.init_variables(g, jax.random.key(0), [jnp.zeros((1, 2))])
+  dv = state_lib.init_variables(d, jax.random.key(0), [jnp.zeros((1, 2))])
+  kernels = [v for k, v in jax.tree_util.tree_leaves_with_path((gv, dv)) if 'kernel' in str(k)]
+  assert len(kernels) == 4
+  for kernel in kernels:
+    np.testing.assert_allclose(np.std(kernel), 0.02, rtol=0.2)
+
+
+def test_pacgan_config_and_its_checks():
+  config = helpers.load_config('experiments/toy2d/pacgan.py', 'ring,pack=3')
+  assert (config.data.name, config.model.pack, config.model.g_bn_groups) == ('ring', 3, 3)
+  assert config.train.batch_size == 300 and config.train.num_steps == 400_000
+  config.model.pack = 4  # the batch (100 packs) and G's BatchNorm slots follow
+  assert (config.train.batch_size, config.model.g_bn_groups) == (400, 4)
+  configs.validate(config)
+  config = helpers.smoke_config('experiments/toy2d/grid.py')
+  config.model.g_bn_groups = 3
+  with pytest.raises(ConfigError, match='g_bn_groups=3 must divide the G batch'):
+    configs.validate(config)
+
+
 # ----- unrolled D ------------------------------------------------------------------------------
 
 G, D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))

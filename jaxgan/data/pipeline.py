@@ -128,13 +128,40 @@ class RecordBatches(BatchSource):
 
 
 class MixtureBatches(BatchSource):
-  """Fresh samples of a 2-D Gaussian mixture; batch `step` is drawn from rng(seed, step)."""
+  """Samples of a 2-D Gaussian mixture: fresh every batch, or from a fixed training set.
 
-  def __init__(self, mixture: toy2d.Mixture, *, seed: int, **kw):
+  `num_examples=0`: batch `step` is drawn from rng(seed, step). `num_examples=N`:
+  the training set of PacGAN's code (`GaussianPackingMixture`): N points drawn
+  once, and N tuples of `pack` points, slot j of the tuples an independent
+  draw of N with replacement from the points (so pack 1 too trains on a
+  bootstrap resample). The tuples are reshuffled every epoch; a batch holds
+  `batch / pack` of them, each tuple's points consecutive, as `layers.pack`
+  groups them.
+  """
+
+  def __init__(
+    self, mixture: toy2d.Mixture, *, seed: int, num_examples: int = 0, pack: int = 1, **kw
+  ):
     super().__init__(**kw)
     self.mixture = mixture
     self.seed = seed
-    self.dataset = grain.MapDataset.range(ENDLESS).map(self._draw)
+    if not num_examples:
+      self.dataset = grain.MapDataset.range(ENDLESS).map(self._draw)
+      return
+    if self.local_batch % pack:
+      raise ConfigError(
+        f'a batch of {self.local_batch} points does not split into tuples of pack={pack}'
+      )
+    self.tuples = toy2d.packed_training_set(
+      mixture, np.random.default_rng([seed, num_examples, pack]), num_examples, pack
+    )
+    order = grain.MapDataset.range(num_examples).shuffle(seed=seed).repeat()
+    tuples_per_batch = self.local_batch // pack
+    self.order = order.batch(tuples_per_batch)[self.process_index :: self.process_count]
+    self.dataset = self.order.map(self._take)
+
+  def _take(self, indices: np.ndarray) -> Batch:
+    return {'image': self.tuples[indices].reshape(-1, self.tuples.shape[-1])}
 
   def _draw(self, step: int, n: int | None = None) -> Batch:
     rng = np.random.default_rng([self.seed, step, self.process_index])
@@ -185,8 +212,11 @@ def create_batches(
   seed: int,
   process_index: int = 0,
   process_count: int = 1,
+  pack: int = 1,
 ) -> BatchSource:
   """The batch source described by `config.data`.
+
+  `pack`: the tuple size of a fixed 2-D training set (`MixtureBatches`), D's packing.
 
   Raises:
     ConfigError: unknown source.
@@ -194,7 +224,13 @@ def create_batches(
   """
   kw = loader_options(data, global_batch, process_index, process_count)
   if data.source == 'toy2d':
-    return MixtureBatches(toy2d.get_mixture(data.name), seed=seed, **kw)
+    return MixtureBatches(
+      toy2d.get_mixture(data.name),
+      seed=seed,
+      num_examples=data.get('num_examples', 0),
+      pack=pack,
+      **kw,
+    )
   if data.source not in RECORD_SOURCES:
     known = ', '.join(sorted([*RECORD_SOURCES, 'toy2d']))
     raise ConfigError(f'unknown config.data.source {data.source!r}; known: {known}')

@@ -46,6 +46,18 @@ def sample(mixture: Mixture, rng: np.random.Generator, n: int) -> np.ndarray:
   return points.astype(np.float32)
 
 
+def packed_training_set(
+  mixture: Mixture, rng: np.random.Generator, n: int, pack: int = 1
+) -> np.ndarray:
+  """PacGAN's code's training set (`GaussianPackingMixture`): `[n, pack, 2]` float32.
+
+  `n` points are drawn once; slot j of the `n` tuples is an independent draw
+  of `n` of them with replacement (pack 1 too: a bootstrap resample).
+  """
+  points = sample(mixture, rng, n)
+  return np.stack([points[rng.integers(n, size=n)] for _ in range(pack)], axis=1)
+
+
 def mode_coverage(mixture: Mixture, samples: np.ndarray) -> dict[str, float]:
   """The PacGAN metrics of `samples [N, 2]`.
 

@@ -97,6 +97,9 @@ def toy2d_config() -> ConfigDict:
   config.model.g_hidden = (400, 400, 400, 400)
   config.model.d_hidden = (200, 200, 200)
   config.model.g_batchnorm = True
+  # G's BatchNorm: 0: Flax's over the batch; k >= 1: PacGAN's code's, per k slots (mlp.py)
+  config.model.g_bn_groups = 0
+  config.model.init_std = 0.0  # > 0: dense weights N(0, init_std^2) (PacGAN's code: 0.02)
   config.model.pack = 1  # PacGAN: D judges this many samples jointly
   config.model.d_maxout = 0  # pieces of D's maxout units (PacGAN's D: 5); 0: LeakyReLU
   config.model.mbstd_group = 0  # minibatch stddev feature over groups of this size; 0: off
@@ -104,6 +107,9 @@ def toy2d_config() -> ConfigDict:
   config.data = ConfigDict()
   config.data.source = 'toy2d'
   config.data.name = 'ring'
+  # > 0: a fixed training set of this many points (tuples of `pack`), reshuffled every epoch
+  # (PacGAN's code: 100,000); 0: fresh samples every batch
+  config.data.num_examples = 0
   config.data.num_threads = 1
   config.data.prefetch = 2
   config.data.workers = 0
@@ -294,6 +300,12 @@ class GAN(games.Game):
         f'config.model.pack={pack} must divide the D batch (config.train.batch_size / '
         f'config.loss.n_critic = {d_batch})'
       )
+    groups = config.model.get('g_bn_groups', 0)
+    if groups and d_batch % groups:
+      raise ConfigError(
+        f'config.model.g_bn_groups={groups} must divide the G batch (config.train.batch_size '
+        f'/ config.loss.n_critic = {d_batch})'
+      )
     if config.parallel == 'pmap' and config.loss.name == 'relativistic_average':
       raise ConfigError(
         "config.loss.name='relativistic_average' averages logits over the batch; "
@@ -342,6 +354,7 @@ class GAN(games.Game):
       seed=config.seed,
       process_index=process_index,
       process_count=process_count,
+      pack=config.model.get('pack', 1),
     )
     num_classes = config.model.get('num_classes', 0)
     if num_classes:

@@ -89,6 +89,8 @@ def _mlp(
   g_hidden=(128, 128),
   d_hidden=(128, 128),
   g_batchnorm: bool = False,
+  g_bn_groups: int = 0,
+  init_std: float = 0.0,
   pack: int = 1,
   d_maxout: int = 0,
   mbstd_group: int = 0,
@@ -100,11 +102,15 @@ def _mlp(
 ):
   if d_norm not in ('none', 'spectral'):
     raise ValueError(f'unknown config.model.d_norm {d_norm!r} for the MLP; known: none, spectral')
+  if g_bn_groups and bn_axis_name:
+    raise ValueError("config.model.g_bn_groups > 0 does not train under config.parallel='pmap'")
   g = mlp.Generator(
     hidden=tuple(g_hidden),
     data_dim=data_dim,
     latent_dim=latent_dim,
     batchnorm=g_batchnorm,
+    bn_groups=g_bn_groups,
+    init_std=init_std,
     dtype=dtype,
     bn_axis_name=bn_axis_name,
   )
@@ -117,6 +123,7 @@ def _mlp(
     fourier_features=d_fourier_features,
     fourier_scale=d_fourier_scale,
     spectral_norm=d_norm == 'spectral',
+    init_std=init_std,
     dtype=dtype,
   )
   return g, d
