@@ -1,5 +1,7 @@
-"""Sampling from a trained workdir: PNG grids, interpolation strips, raw `.npy` outputs."""
+"""Sampling from a trained workdir: PNG grids, interpolation strips, raw `.npy` outputs, and
+StyleGAN2's style-mixing grid and noise modes."""
 
+import functools
 import json
 import os
 
@@ -13,6 +15,8 @@ from jaxgan.eval import classifier as classifier_lib
 from jaxgan.eval import features
 
 FORMATS = ('png', 'npy')
+# fold_in salts of --seed's key: the truncation redraws and the random noise
+TRUNCATION_SALT, NOISE_SALT = 0x7C, 0x401E
 
 
 def sample_from_workdir(
@@ -28,13 +32,15 @@ def sample_from_workdir(
   seed_index: int = 0,
   label: str = '',
   truncation: float | None = None,
+  noise: str = '',
 ) -> str:
   """Writes `n` samples (or `n` interpolation rows) of the newest checkpoint; returns the path.
 
   Args:
     workdir: a training workdir.
     n: number of samples (with `interpolate`, of rows).
-    interpolate: rows of slerp interpolations between random latents.
+    interpolate: rows of interpolations between random latents: slerp in the latents;
+      StyleGAN2, linear in W (the mapped latents).
     output: file to write (default: `workdir/samples/sample[_interp].{png,npy}`).
     fmt: 'png' (a grid, or a scatter plot for 2-D data) or 'npy' (raw generator outputs).
     seed: latent seed.
@@ -45,6 +51,8 @@ def sample_from_workdir(
       (one row per class, the same latents in each column; the default).
     truncation: the truncation trick (None: none): BigGAN-style, the latents' components
       beyond this threshold redrawn inside it; StyleGAN2, psi (styles toward w_avg).
+    noise: StyleGAN2's noise inputs ('': the default, const): 'random' (drawn afresh from
+      `seed`), 'const' (G's fixed noise images) or 'none' (zero).
   """
   if fmt not in FORMATS:
     raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
@@ -53,10 +61,11 @@ def sample_from_workdir(
   config, state = checkpoint.load_state(workdir, which, seed_index)
   game = seeds.game_of(config)
   rng = jax.random.key(seed)
+  extra = {}
   if interpolate:
     cols = config.eval.interpolation_steps
     ends = np.asarray(jax.random.normal(rng, (2, n, *state.latent_shape)))
-    z = images.slerp(ends[0], ends[1], np.linspace(0, 1, cols)).reshape(n * cols, -1)
+    z, extra = game.interpolation(ends[0], ends[1], np.linspace(0, 1, cols))
   else:
     cols = None
     z = jax.random.normal(rng, (n, *state.latent_shape))
@@ -65,11 +74,8 @@ def sample_from_workdir(
     raise ConfigError('--interpolate on a class-conditional run needs one class: --label=K')
   if rows:
     cols, z = len(z), np.tile(np.asarray(z), (rows, 1))
-  extra = {}
-  if truncation is not None:
-    z, extra = game.truncate(z, jax.random.fold_in(rng, 0x7C), truncation)
-  generate = jax.jit(game.generate, static_argnames='use_ema')
-  samples = np.asarray(generate(state, z, use_ema=use_ema, cond=cond, **extra))
+  z, more = _truncation_and_noise(game, z, rng, truncation, noise)
+  samples = np.asarray(_generate(game, state, z, use_ema=use_ema, cond=cond, **extra, **more))
   suffix = '_interp' if interpolate else ''
   output = output or os.path.join(workdir, 'samples', f'sample{suffix}.{fmt}')
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -91,6 +97,100 @@ def sample_from_workdir(
         'seed_index': seed_index,
         'label': label,
         'truncation': truncation,
+        'noise': noise,
+        'ema': bool(use_ema and state.ema is not None),
+      },
+      f,
+    )
+  return output
+
+
+def _truncation_and_noise(game, z, rng, truncation: float | None, noise: str):
+  """`(latents, extra generate kwargs)` of `--truncation` and `--noise` (each unless unset)."""
+  extra = {}
+  if truncation is not None:
+    z, extra = game.truncate(z, jax.random.fold_in(rng, TRUNCATION_SALT), truncation)
+  if noise:
+    extra = {**extra, **game.noise(noise, jax.random.fold_in(rng, NOISE_SALT))}
+  return z, extra
+
+
+def _generate(game, state, z, *, use_ema: bool, **kwargs):
+  """`game.generate`, jitted; settings that are no arrays (a noise mode) bound as static."""
+  static = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+  arrays = {k: v for k, v in kwargs.items() if k not in static}
+  generate = jax.jit(functools.partial(game.generate, use_ema=use_ema, **static))
+  return generate(state, z, **arrays)
+
+
+def style_mixing(
+  workdir: str,
+  grid: str,
+  *,
+  layers: str = 'coarse',
+  output: str = '',
+  fmt: str = 'png',
+  seed: int = 0,
+  use_ema: bool = True,
+  which: str = 'latest',
+  seed_index: int = 0,
+  label: str = '',
+  truncation: float | None = None,
+  noise: str = '',
+) -> str:
+  """Writes a StyleGAN2 run's style-mixing grid (the StyleGAN figure); returns the path.
+
+  The first row shows COLS source images, the first column ROWS others (the
+  corner blank); cell (i, j) is G with row i's styles at `layers` and column
+  j's everywhere else. The ROWS + COLS latents come from `seed`, the rows'
+  first.
+
+  Args:
+    workdir: a StyleGAN2 workdir.
+    grid: 'ROWS,COLS'.
+    layers: the rows' styles: 'coarse' (4x4-8x8), 'middle' (16x16-32x32), 'fine' (64x64
+      and up), 'N' (the first N styles) or 'START:STOP' (`games.stylegan2.mixing_layers`).
+    output: file to write (default: `workdir/samples/sample_mixing.{png,npy}`).
+    fmt: 'png' (the grid) or 'npy' (`[ROWS + 1, COLS + 1, H, W, C]`).
+    seed, use_ema, which, seed_index, truncation, noise: as `sample_from_workdir`.
+    label: a class-conditional run's class K (every source of class K).
+  """
+  if fmt not in FORMATS:
+    raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
+  try:
+    nr, nc = (int(v) for v in grid.split(','))
+  except ValueError:
+    raise ConfigError(f'--style_mixing={grid!r}: give ROWS,COLS (e.g. 3,5)') from None
+  if nr < 1 or nc < 1:
+    raise ConfigError(f'--style_mixing={grid!r}: ROWS and COLS must be >= 1')
+  config, state = checkpoint.load_state(workdir, which, seed_index)
+  game = seeds.game_of(config)
+  rng = jax.random.key(seed)
+  z = jax.random.normal(rng, (nr + nc, *state.latent_shape))
+  cond, rows = conditions(config, label, nr + nc)
+  if rows:
+    raise ConfigError('--style_mixing on a class-conditional run needs one class: --label=K')
+  z, extra = _truncation_and_noise(game, z, rng, truncation, noise)
+  out = game.style_mixing(state, z[:nr], z[nr:], layers=layers, use_ema=use_ema, cond=cond, **extra)
+  out = np.asarray(out)
+  output = output or os.path.join(workdir, 'samples', f'sample_mixing.{fmt}')
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  if fmt == 'npy':
+    np.save(output, out)
+  else:
+    images.save_png(images.make_grid(out.reshape(-1, *out.shape[2:]), ncol=nc + 1), output)
+  with open(output + '.json', 'w') as f:
+    json.dump(
+      {
+        'workdir': os.path.abspath(workdir),
+        'step': int(state.step),
+        'style_mixing': grid,
+        'mixing_layers': layers,
+        'seed': seed,
+        'seed_index': seed_index,
+        'label': label,
+        'truncation': truncation,
+        'noise': noise,
         'ema': bool(use_ema and state.ema is not None),
       },
       f,

@@ -184,6 +184,15 @@ class Seeds(games.Game):
   def truncate(self, z, rng, truncation: float):
     return self.game.truncate(z, rng, truncation)
 
+  def interpolation(self, a, b, t):
+    return self.game.interpolation(a, b, t)
+
+  def noise(self, mode: str, rng):
+    return self.game.noise(mode, rng)
+
+  def style_mixing(self, state, rows, cols, **kwargs):
+    return jax.vmap(lambda s: self.game.style_mixing(s, rows, cols, **kwargs))(state)
+
   def translate(self, state, x, direction: str):
     return jax.vmap(lambda s: self.game.translate(s, x, direction))(state)
 

@@ -5,6 +5,9 @@ python -m jaxgan.experiments.sample --workdir=W --n=64 [--interpolate] [--output
     [--seed_index=I]  (seed I of a run trained with --config.num_seeds=N)
     [--label=K|rows]  (class-conditional runs: class K, or one row per class)
     [--truncation=T]  (BigGAN: z redrawn inside T; StyleGAN2: psi T toward w_avg)
+    [--noise=random|const|none]  (StyleGAN2's noise inputs; default const)
+python -m jaxgan.experiments.sample --workdir=W --style_mixing=3,5 [--mixing_layers=coarse]
+    (StyleGAN2: rows' coarse|middle|fine|N|START:STOP styles x columns' others)
 python -m jaxgan.experiments.sample --workdir=W --arithmetic=class:7,class:1,class:3
 python -m jaxgan.experiments.sample --workdir=W --arithmetic=3+7+12,1+5,20 --n=64 --seed=0
 """
@@ -12,11 +15,14 @@ python -m jaxgan.experiments.sample --workdir=W --arithmetic=3+7+12,1+5,20 --n=6
 from absl import app, flags, logging
 
 from jaxgan import sample
+from jaxgan.errors import ConfigError
 from jaxgan.experiments import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir to sample from.')
 _N = flags.DEFINE_integer('n', 64, 'Number of samples (interpolation rows with --interpolate).')
-_INTERPOLATE = flags.DEFINE_bool('interpolate', False, 'Slerp rows between random latents.')
+_INTERPOLATE = flags.DEFINE_bool(
+  'interpolate', False, 'Rows between random latents: slerp in z; StyleGAN2, linear in W.'
+)
 _OUTPUT = flags.DEFINE_string('output', '', 'Output file (default: WORKDIR/samples/...).')
 _FORMAT = flags.DEFINE_enum('format', 'png', sample.FORMATS, 'PNG grid or raw .npy outputs.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Latent seed.')
@@ -38,6 +44,24 @@ _ARITHMETIC = flags.DEFINE_string(
   'A,B,C: a grid of G(mean(A) - mean(B) + mean(C)); each group class:K (labelled by the digit '
   'classifier) or indices of the --n/--seed grid joined by + (e.g. 3+7+12,1+5,20).',
 )
+_NOISE = flags.DEFINE_enum(
+  'noise',
+  None,
+  ['random', 'const', 'none'],
+  "StyleGAN2's noise inputs (unset: const): drawn afresh from --seed, G's fixed noise, or zero.",
+)
+_STYLE_MIXING = flags.DEFINE_string(
+  'style_mixing',
+  '',
+  'ROWS,COLS: a StyleGAN2 style-mixing grid, the sources in the first row and column, cell '
+  "(i, j) row i's --mixing_layers styles with column j's others.",
+)
+_MIXING_LAYERS = flags.DEFINE_string(
+  'mixing_layers',
+  'coarse',
+  "The row sources' styles in --style_mixing: coarse (4x4-8x8), middle (16x16-32x32), fine "
+  '(64x64 and up), N (the first N) or START:STOP.',
+)
 flags.mark_flags_as_required(['workdir'])
 
 
@@ -46,24 +70,31 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
 
   def run():
+    if sum(map(bool, (_ARITHMETIC.value, _STYLE_MIXING.value, _INTERPOLATE.value))) > 1:
+      raise ConfigError('give one of --arithmetic, --style_mixing and --interpolate')
     common = dict(
-      n=_N.value,
       output=_OUTPUT.value,
       seed=_SEED.value,
       use_ema=_EMA.value,
       which=_CHECKPOINT.value,
       seed_index=_SEED_INDEX.value,
     )
+    styled = dict(
+      fmt=_FORMAT.value,
+      label=_LABEL.value,
+      truncation=_TRUNCATION.value,
+      noise=_NOISE.value or '',
+      **common,
+    )
     if _ARITHMETIC.value:
-      path = sample.arithmetic(_WORKDIR.value, _ARITHMETIC.value, **common)
+      path = sample.arithmetic(_WORKDIR.value, _ARITHMETIC.value, n=_N.value, **common)
+    elif _STYLE_MIXING.value:
+      path = sample.style_mixing(
+        _WORKDIR.value, _STYLE_MIXING.value, layers=_MIXING_LAYERS.value, **styled
+      )
     else:
       path = sample.sample_from_workdir(
-        _WORKDIR.value,
-        interpolate=_INTERPOLATE.value,
-        fmt=_FORMAT.value,
-        label=_LABEL.value,
-        truncation=_TRUNCATION.value,
-        **common,
+        _WORKDIR.value, n=_N.value, interpolate=_INTERPOLATE.value, **styled
       )
     logging.info('Wrote %s', path)
     print(path)

@@ -31,6 +31,12 @@ The interface (every method takes the resolved `ml_collections.ConfigDict`):
 - `progress_metrics`: the step metrics the progress bar shows.
 - `truncate(z, rng, truncation)`: the truncation trick of `sample --truncation`
   (latents redrawn inside a threshold, or styles pulled toward their mean).
+- `interpolation(a, b, t)`: the latents (and extra `generate` arguments) of
+  `sample --interpolate`; slerp between the latents unless a game overrides it
+  (StyleGAN2 interpolates linearly in W).
+- `noise(mode, rng)` / `style_mixing(state, rows, cols, ...)`: `sample --noise`
+  and `sample --style_mixing`, for a generator with noise inputs and per-layer
+  styles; the others raise ConfigError.
 - `generate(state, z, *, use_ema, cond)` / `translate(state, x, direction)`:
   sampling from noise (`jaxgan.experiments.sample`) or image translation
   (`jaxgan.experiments.translate`); a game without one raises ConfigError.
@@ -49,6 +55,7 @@ from typing import Any
 
 import ml_collections
 
+from jaxgan import images
 from jaxgan.errors import ConfigError
 
 ConfigDict = ml_collections.ConfigDict
@@ -93,6 +100,27 @@ class Game:
     """The truncation trick for `sample --truncation`: `(latents, extra generate kwargs)`."""
     del z, rng, truncation
     raise ConfigError(f'a {self.name!r} run has no truncation trick; leave --truncation out')
+
+  def interpolation(self, a, b, t) -> tuple[Any, dict[str, Any]]:
+    """`sample --interpolate`: rows from latents `a` to `b` `[R, ...]` at fractions `t` `[T]`,
+    as `(latents [R * T, ...], extra generate kwargs)`, row by row. Here: slerp in the latents."""
+    return images.slerp(a, b, t).reshape(len(a) * len(t), -1), {}
+
+  def noise(self, mode: str, rng) -> dict[str, Any]:
+    """`sample --noise=MODE`: extra generate kwargs (`rng` for freshly drawn noise)."""
+    del mode, rng
+    raise ConfigError(
+      f'a {self.name!r} run has no noise inputs (--noise is for StyleGAN2); leave --noise out: '
+      '--seed chooses the latents'
+    )
+
+  def style_mixing(self, state, rows, cols, *, layers: str = 'coarse', **kwargs):
+    """`sample --style_mixing`: the grid of rows' styles at `layers` with columns' others."""
+    del state, rows, cols, layers, kwargs
+    raise ConfigError(
+      f'a {self.name!r} run has no per-layer styles to mix (--style_mixing is for StyleGAN2); '
+      'use --interpolate or --arithmetic'
+    )
 
   def translate(self, state, x, direction: str):
     del state, x, direction

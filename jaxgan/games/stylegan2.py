@@ -338,6 +338,30 @@ def train_step(
   return state.replace(step=state.step + 1, ema=ema, extra=extra), metrics
 
 
+# ----- sampling and inspection ------------------------------------------------------------------
+
+# Named spans of `sample --mixing_layers`, in style indices (StyleGAN's numbering, two per
+# resolution from 4x4: 0-3 are 4x4-8x8, 4-7 16x16-32x32, 8 on 64x64 and up).
+MIXING_SPANS = {'coarse': (0, 4), 'middle': (4, 8), 'fine': (8, None)}
+
+
+def _variables(state: GANState, use_ema: bool):
+  return state.ema if use_ema and state.ema is not None else state.g.variables
+
+
+def _styles(state: GANState, variables, z: Array, cond, truncation) -> Array:
+  """`ws [n, num_ws, w_dim]` of latents `z`, truncated toward `w_avg` by psi `truncation`."""
+  return state.g.apply_fn(variables, z, cond, False, method='map', truncation_psi=truncation)
+
+
+def _render(state: GANState, variables, ws: Array, noise_mode: str, noise_key) -> Array:
+  """G's synthesis of `ws` with `noise_mode`'s noise ('random' draws it from `noise_key`)."""
+  if noise_mode == 'random' and noise_key is None:
+    raise ValueError("noise_mode='random' needs a noise_key")
+  rngs = {'noise': noise_key} if noise_mode == 'random' else None
+  return state.g.apply_fn(variables, ws, method='synthesize', noise_mode=noise_mode, rngs=rngs)
+
+
 def generate(
   state: GANState,
   z: Array,
@@ -346,31 +370,111 @@ def generate(
   cond: Array | None = None,
   truncation: float | Array = 1.0,
   noise_mode: str = 'const',
+  noise_key: Array | None = None,
+  lerp_to: Array | None = None,
+  lerp_t: Array | None = None,
 ) -> Array:
-  """Images `[n, H, W, C]` of latents `z [n, z_dim]`: the EMA G's by default, its fixed noise,
-  styles truncated toward `w_avg` by `truncation` (psi; 1: none)."""
-  variables = state.ema if use_ema and state.ema is not None else state.g.variables
-  ws = state.g.apply_fn(variables, z, cond, False, method='map', truncation_psi=truncation)
-  return state.g.apply_fn(variables, ws, method='synthesize', noise_mode=noise_mode)
+  """Images `[n, H, W, C]` of latents `z [n, z_dim]`: the EMA G's by default, styles truncated
+  toward `w_avg` by `truncation` (psi; 1: none).
+
+  Args:
+    state: the game.
+    z: latents `[n, z_dim]`.
+    use_ema: the EMA generator when the run kept one.
+    cond: class ids `[n]` of a conditional G.
+    truncation: psi.
+    noise_mode: 'const' (G's fixed noise images, drawn at init from `config.seed`: the same
+      for every image), 'random' (drawn per image and layer from `noise_key`) or 'none'.
+    noise_key: the key of 'random' noise.
+    lerp_to: latents `[n, z_dim]`: interpolation in W, each image's styles
+      `(1 - t) w(z) + t w(lerp_to)` with `t = lerp_t [n]` (the endpoints exact).
+    lerp_t: the fractions of `lerp_to`.
+  """
+  variables = _variables(state, use_ema)
+  ws = _styles(state, variables, z, cond, truncation)
+  if lerp_to is not None:
+    t = jnp.asarray(lerp_t, ws.dtype)[:, None, None]
+    ws = (1 - t) * ws + t * _styles(state, variables, lerp_to, cond, truncation)
+  return _render(state, variables, ws, noise_mode, noise_key)
 
 
-def style_mixing_grid(state: GANState, rows: Array, cols: Array, *, layer: int, use_ema=True):
-  """The StyleGAN figure: row i, column j shows rows' coarse styles (layers < `layer`) with
-  columns' fine styles. Returns `[len(rows) + 1, len(cols) + 1, H, W, C]` with the sources
-  in the first row and column (the corner blank)."""
-  variables = state.ema if use_ema and state.ema is not None else state.g.variables
-  mapped = lambda z: state.g.apply_fn(variables, z, None, False, method='map')
-  synth = lambda ws: state.g.apply_fn(variables, ws, method='synthesize', noise_mode='const')
-  ws_r, ws_c = mapped(rows), mapped(cols)
-  top, side = synth(ws_c), synth(ws_r)
-  nr, nc, num_ws = len(rows), len(cols), ws_r.shape[1]
-  select = (jnp.arange(num_ws) < layer)[None, None, :, None]
-  mixed = jnp.where(select, ws_r[:, None], ws_c[None, :])  # [nr, nc, num_ws, w_dim]
-  body = synth(mixed.reshape(nr * nc, num_ws, -1)).reshape(nr, nc, *top.shape[1:])
-  blank = jnp.full_like(top[:1], -1.0)
+def mixing_layers(spec: str, num_ws: int) -> tuple[int, int]:
+  """The style indices `[start, stop)` that `sample --mixing_layers=SPEC` takes from the rows.
+
+  SPEC: 'coarse' (4x4-8x8: 0:4), 'middle' (16x16-32x32: 4:8), 'fine' (64x64 and up: 8:),
+  'N' (the first N, a cutoff) or 'START:STOP', of `num_ws` (`2 log2(size) - 2`).
+  """
+  span = MIXING_SPANS.get(spec)
+  try:
+    if span is None:
+      parts = [int(p) for p in spec.split(':')]
+      span = (0, parts[0]) if len(parts) == 1 else tuple(parts)
+      if len(span) != 2:
+        raise ValueError
+  except ValueError:
+    raise ConfigError(
+      f'--mixing_layers={spec!r}: give coarse, middle, fine, N (the first N styles) or START:STOP'
+    ) from None
+  start, stop = span
+  if spec in MIXING_SPANS:
+    stop = num_ws if stop is None else min(stop, num_ws)
+  if spec in MIXING_SPANS and start >= stop:
+    raise ConfigError(
+      f'--mixing_layers={spec}: this generator has {num_ws} styles (to {2 ** (num_ws // 2 + 1)}x'
+      f'{2 ** (num_ws // 2 + 1)}), none of them {spec}; give coarse, middle or START:STOP'
+    )
+  if not 0 <= start <= stop <= num_ws:
+    raise ConfigError(f'--mixing_layers={spec}: give styles in 0..{num_ws} (START <= STOP)')
+  return start, stop
+
+
+def style_mixing_grid(
+  state: GANState,
+  rows: Array,
+  cols: Array,
+  *,
+  layers: tuple[int, int] | Array,
+  use_ema: bool = True,
+  cond: Array | None = None,
+  truncation: float | Array = 1.0,
+  noise_mode: str = 'const',
+  noise_key: Array | None = None,
+) -> Array:
+  """The StyleGAN figure: cell (i, j) is G with row i's styles at indices `layers` (`[start,
+  stop)`; `(0, 4)`: the coarse ones) and column j's elsewhere.
+
+  Args:
+    state: the game.
+    rows, cols: the sources' latents `[R, z_dim]`, `[C, z_dim]`.
+    layers: the style indices taken from the rows (traced: one compilation for every span).
+    use_ema, truncation, noise_mode, noise_key: as `generate` (truncation before mixing;
+      'random' noise drawn afresh for every image).
+    cond: class ids `[R + C]` of the rows, then the columns (a conditional G).
+
+  Returns:
+    `[R + 1, C + 1, H, W, C]`: the sources in the first row and column, the corner blank (white).
+  """
+  variables = _variables(state, use_ema)
+  nr, nc = len(rows), len(cols)
+  cond_r, cond_c = (None, None) if cond is None else (cond[:nr], cond[nr:])
+  ws_r = _styles(state, variables, rows, cond_r, truncation)
+  ws_c = _styles(state, variables, cols, cond_c, truncation)
+  keys = [None] * 3 if noise_key is None else list(jax.random.split(noise_key, 3))
+  top = _render(state, variables, ws_c, noise_mode, keys[0])
+  side = _render(state, variables, ws_r, noise_mode, keys[1])
+  num_ws = ws_r.shape[1]
+  index = jnp.arange(num_ws)
+  select = ((index >= layers[0]) & (index < layers[1]))[None, None, :, None]
+  mixed = jnp.where(select, ws_r[:, None], ws_c[None, :])  # [R, C, num_ws, w_dim]
+  body = _render(state, variables, mixed.reshape(nr * nc, num_ws, -1), noise_mode, keys[2])
+  body = body.reshape(nr, nc, *top.shape[1:])
+  blank = jnp.ones_like(top[:1])
   first_row = jnp.concatenate([blank, top])[None]
   rest = jnp.concatenate([side[:, None], body], axis=1)
   return jnp.concatenate([first_row, rest], axis=0)
+
+
+_style_mixing_grid = jax.jit(style_mixing_grid, static_argnames=('use_ema', 'noise_mode'))
 
 
 # ----- the game for the trainer ------------------------------------------------------------------
@@ -501,7 +605,7 @@ class SampleGrid(base.Evaluator):
     self.z = np.asarray(jax.random.normal(rng, (config.eval.num_samples, config.model.z_dim)))
     self.num_classes = config.model.num_classes
     self._generate = quality.jitted_generate(game)
-    self._mixing = jax.jit(style_mixing_grid, static_argnames=('layer', 'use_ema'))
+    self._mixing = _style_mixing_grid
 
   def __call__(self, state, step: int, *, final: bool = False) -> dict[str, float]:
     dp, psi = self.outputs.dp, self.config.eval.truncation
@@ -520,7 +624,7 @@ class SampleGrid(base.Evaluator):
           state,
           dp.replicate(self.z[:n]),
           dp.replicate(self.z[n : 2 * n]),
-          layer=4 if num_ws > 4 else 2,
+          layers=mixing_layers('coarse', num_ws),
         )
       )
       rows = grid.reshape(-1, *grid.shape[2:])
@@ -618,8 +722,28 @@ class StyleGAN2(games.Game):
   def create_evaluators(self, config: ConfigDict, outputs: base.Outputs) -> list:
     return [SampleGrid(config, outputs, self), *evaluators.create_evaluators(config, outputs, self)]
 
-  def generate(self, state, z, *, use_ema: bool = True, cond=None, truncation=1.0):
-    return generate(state, z, use_ema=use_ema, cond=cond, truncation=truncation)
+  def generate(self, state, z, *, use_ema: bool = True, cond=None, **kwargs):
+    """See `generate` (truncation, noise, interpolation in W)."""
+    return generate(state, z, use_ema=use_ema, cond=cond, **kwargs)
+
+  def interpolation(self, a, b, t):
+    """Linear interpolation in W (StyleGAN's convention): each image's latent pair and fraction."""
+    a, b, t = np.asarray(a), np.asarray(b), np.asarray(t, np.float32)
+    steps = len(t)
+    z = np.repeat(a, steps, axis=0)
+    return z, {'lerp_to': np.repeat(b, steps, axis=0), 'lerp_t': np.tile(t, len(a))}
+
+  def noise(self, mode: str, rng):
+    """`sample --noise`: 'random' (drawn from `rng`), 'const' (G's fixed noise) or 'none'."""
+    if mode not in sg2.NOISE_MODES:
+      raise ConfigError(f'--noise={mode!r}: give one of {", ".join(sg2.NOISE_MODES)}')
+    return {'noise_mode': mode, 'noise_key': rng if mode == 'random' else None}
+
+  def style_mixing(self, state, rows, cols, *, layers: str = 'coarse', use_ema=True, **kwargs):
+    """The style-mixing grid (`style_mixing_grid`), `layers` a `mixing_layers` SPEC."""
+    num_ws = 2 * len(state.g.params['synthesis'])  # one block per resolution from 4x4
+    span = mixing_layers(layers, num_ws)
+    return _style_mixing_grid(state, rows, cols, layers=span, use_ema=use_ema, **kwargs)
 
   def truncate(self, z, rng, truncation: float):
     """StyleGAN's truncation: styles pulled toward `w_avg` by psi = `truncation`."""
