@@ -271,6 +271,7 @@ ADDED_KEYS = {
   'model.g_bn_groups': 0,
   'model.init_std': 0.0,
   'data.num_examples': 0,
+  'loss.simultaneous': False,
 }
 
 

@@ -5,8 +5,9 @@ step `jax.vmap`-ed over a stacked state: every leaf of the game gets a leading
 axis of size N. Seed `i` is the run of `config.seed + i`: its own initial
 state, its own data order (the batch source of that seed) and its own keys, so
 it equals a single run with `--config.seed=<seed + i>` to float tolerance
-(tests/test_seeds.py). Small models leave most of a CPU or accelerator idle;
-vmapped, 10 seeds cost far less than 10 runs (experiments/README.md).
+(tests/test_seeds.py). Models that leave most of a CPU or accelerator idle
+(the 2-D MLPs) train 10 seeds vmapped far faster than in 10 runs; convolutional
+ones on a 2-core CPU do not (docs/recipes.md: measured both ways).
 
 `Seeds(game, n)` wraps any game (`game_of` returns it when `num_seeds > 1`):
 the trainer, checkpoints and logs see one game whose state happens to be

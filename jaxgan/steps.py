@@ -10,6 +10,9 @@ updated on a real batch and on `stop_gradient` fakes, then G is updated
 against the *updated* D. In `train_step` the fakes of the last D update are
 the ones G is trained through (one G forward pass per step, reused via
 `jax.vjp`), as in the PyTorch reference where `fake = G(z)` is computed once.
+With `simultaneous=True` G's update reads D as it was before this step's D
+update (params and collections): both gradients are taken at the same point and
+applied together, one update each, as PacGAN's code (ALI/Blocks) does.
 
 BatchNorm: by default D sees the real and the fake batch in two separate
 calls, so each call normalises with its own batch statistics (the reference
@@ -65,6 +68,11 @@ class Settings:
     g_ortho: BigGAN's orthogonal regularisation of G's weights at this strength
       (`jaxgan.conditional.orthogonal_regularisation`, embeddings excluded; 0: off).
     ema_start: G's EMA copies G (decay 0) until G has made this many updates (BigGAN).
+    simultaneous: `train_step`'s G update reads D as it was before the step's D update
+      (both gradients at the same point, applied together; PacGAN's code); False: against
+      the updated D. Needs `n_critic=1`: with several D updates "the same point" has no
+      single meaning. Look-ahead (`unroll`) then starts from the old D, lazy R1 and BEGAN's
+      k_t update as before. `d_step`/`g_step` read whichever D they are given.
 
   Raises:
     ValueError: for a value out of range or an unknown loss or DiffAugment policy.
@@ -86,6 +94,7 @@ class Settings:
   unroll: int = 0
   g_ortho: float = 0.0
   ema_start: int = 0
+  simultaneous: bool = False
 
   def __post_init__(self):
     losses.get_adversarial_loss(self.loss)
@@ -95,6 +104,11 @@ class Settings:
         raise ValueError(f'{name} must be >= {least}; got {getattr(self, name)}')
     if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
       raise ValueError(f'ema_decay must be in [0, 1) or None; got {self.ema_decay}')
+    if self.simultaneous and self.n_critic != 1:
+      raise ValueError(
+        f'simultaneous updates (one D and one G update from the same point) need n_critic=1; '
+        f'got {self.n_critic}'
+      )
 
 
 def sample_latent(state: GANState, rng: Array, n: int, axis_name: str | None = None) -> Array:
@@ -451,7 +465,8 @@ def train_step(
   settings: Settings = Settings(),
   axis_name: str | None = None,
 ) -> tuple[GANState, Metrics]:
-  """`settings.n_critic` D updates, then one G update against the updated D.
+  """`settings.n_critic` D updates, then one G update against the updated D (with
+  `settings.simultaneous`, against D as it was before the step).
 
   Args:
     state: the game.
@@ -500,7 +515,7 @@ def train_step(
       settings=s,
       axis_name=axis_name,
     )
-  state = state.replace(d=d)
+  d_before, state = state.d, state.replace(d=d)
   if equilibrium:
     real_error, fake_error = d_metrics['d_real_logit'], d_metrics['d_fake_logit']
     k = losses.began_k_update(
@@ -510,7 +525,7 @@ def train_step(
     d_metrics['began_k'] = k
     d_metrics['convergence'] = losses.began_convergence(real_error, fake_error, gamma=s.began_gamma)
   g, g_metrics = _g_update(
-    state,
+    state.replace(d=d_before) if s.simultaneous else state,
     fake,
     g_vjp,
     g_collections,

@@ -62,6 +62,7 @@ def test_field_references_keep_data_and_model_in_step():
     (lambda c: setattr(c.loss, 'name', 'nonsaturating'), 'known losses'),
     (lambda c: setattr(c.loss, 'n_critic', 3), 'must divide into'),
     (lambda c: setattr(c.train, 'ema_decay', 1.0), 'ema_decay'),
+    (lambda c: c.loss.update(simultaneous=True, n_critic=2), 'need n_critic=1; got 2'),
   ],
 )
 def test_validation_errors(change, message):
@@ -92,6 +93,16 @@ def test_experiment_differences_ignore_resumable_keys():
     'optimizer.g.learning_rate',
     'seed',
   ]
+
+
+def test_a_config_stored_before_a_key_was_added_resumes():
+  # `loss.simultaneous` came after runs were stored: its absence reads as its old default.
+  new = load_config('experiments/toy2d/ring.py').to_dict()
+  stored = {**new, 'loss': {k: v for k, v in new['loss'].items() if k != 'simultaneous'}}
+  assert schema.experiment_differences(stored, new) == []
+  pacgan = load_config('experiments/toy2d/pacgan.py', 'ring').to_dict()
+  stored = {**pacgan, 'loss': {k: v for k, v in pacgan['loss'].items() if k != 'simultaneous'}}
+  assert schema.experiment_differences(stored, pacgan) == ['loss.simultaneous']
 
 
 def _cli(*args):

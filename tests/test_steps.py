@@ -148,6 +148,8 @@ def test_bad_batches_and_settings():
     steps.Settings(loss='hinje')
   with pytest.raises(ValueError, match='ema_decay'):
     steps.Settings(ema_decay=1.5)
+  with pytest.raises(ValueError, match='need n_critic=1; got 2'):
+    steps.Settings(simultaneous=True, n_critic=2)
   with pytest.raises(dataclasses.FrozenInstanceError):
     steps.Settings().loss = 'hinge'  # one value for the whole run
 
@@ -169,3 +171,67 @@ def test_generate_uses_ema_and_running_stats():
   # Running statistics, not the batch's: a sample does not depend on the others drawn with it.
   np.testing.assert_allclose(steps.generate(s, z[:1]), ema[:1], rtol=1e-4, atol=1e-9)
   np.testing.assert_allclose(steps.generate(s, z[:1], use_ema=False), raw[:1], rtol=1e-4, atol=1e-9)
+
+
+# ----- simultaneous updates, on a tiny MLP GAN -------------------------------------------------
+
+TOY_G, TOY_D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))
+TOY_TX = optax.adam(1e-2)
+
+
+def _toy_state():
+  # D's rate is large so that one D update moves G's gradient visibly.
+  return state_lib.create_gan_state(
+    jax.random.key(0),
+    generator=TOY_G,
+    discriminator=TOY_D,
+    g_tx=TOY_TX,
+    d_tx=optax.adam(0.1),
+    g_inputs=[jnp.zeros((1, 2))],
+    d_inputs=[jnp.zeros((1, 2))],
+    latent_shape=(2,),
+    use_ema=False,
+  )
+
+
+def _points(n=16, seed=0):
+  return {'image': jnp.asarray(np.random.default_rng(seed).normal(size=(n, 2)), jnp.float32)}
+
+
+def test_simultaneous_g_update_reads_d_from_before_the_step():
+  sequential = jax.jit(steps.train_step)
+  simultaneous = jax.jit(
+    functools.partial(steps.train_step, settings=steps.Settings(simultaneous=True))
+  )
+  # One step first, so that Adam's moments are not zero: its first update is about
+  # lr * sign(gradient) and would hardly tell two gradients apart.
+  s0, _ = sequential(_toy_state(), _points(seed=1))
+  batch = _points()
+  seq, m_seq = sequential(s0, batch)
+  sim, m_sim = simultaneous(s0, batch)
+  chex.assert_trees_all_equal(sim.d, seq.d)  # D's update is the same in both modes
+  for key in ('d_loss', 'd_real_logit', 'd_fake_logit', 'd_grad_norm'):
+    assert m_sim[key] == m_seq[key], key
+  # By hand: the step's latents, G's non-saturating loss against D's params `d_params`,
+  # one Adam update of G from the state's optimizer state.
+  z = jax.jit(lambda s: steps.sample_latent(s, steps._update_rngs(s, 0)[0], 16))(s0)
+
+  def g_loss(g_params, d_params):
+    fake = TOY_G.apply({'params': g_params}, z)
+    return jnp.mean(jax.nn.softplus(-TOY_D.apply({'params': d_params}, fake)))
+
+  @jax.jit
+  def adam_update(d_params):
+    loss, grads = jax.value_and_grad(g_loss)(s0.g.params, d_params)
+    updates, _ = TOY_TX.update(grads, s0.g.opt_state, s0.g.params)
+    return optax.apply_updates(s0.g.params, updates), loss
+
+  at_old_d, loss_old_d = adam_update(s0.d.params)
+  at_new_d, loss_new_d = adam_update(seq.d.params)
+  chex.assert_trees_all_close(sim.g.params, at_old_d, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(seq.g.params, at_new_d, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(m_sim['g_loss'], loss_old_d, rtol=1e-5)
+  np.testing.assert_allclose(m_seq['g_loss'], loss_new_d, rtol=1e-5)
+  # The two modes give different Gs, by far more than the tolerance above.
+  gap = max(jax.tree.leaves(jax.tree.map(lambda a, b: jnp.abs(a - b).max(), at_old_d, at_new_d)))
+  assert gap > 1e-3, gap

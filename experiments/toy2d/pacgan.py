@@ -28,8 +28,9 @@ and the ALI and Blocks code it runs on:
   batches = 400,000 steps, for every m.
 - Evaluation: 2,500 samples of G in inference mode; high quality within 3 std
   of the nearest mode (mode-coverage metrics every 10,000 steps and at the end).
-Where this differs (one update order: D then G against the updated D, where
-the authors' Theano graph updates both from the same point): experiments/README.md.
+- Updates simultaneous (`loss.simultaneous`): one D and one G update a step,
+  both gradients taken from the same graph at the same parameters and applied
+  together (ALI's `ali_algorithm`), not G against the updated D.
 """
 
 from ml_collections import config_dict
@@ -63,6 +64,7 @@ def get_config(arg=None):
   config.model.d_hidden = (200, 200, 200)
   config.model.d_maxout = 5
   config.model.init_std = 0.02
+  config.loss.simultaneous = True
   config.optimizer = config_dict.ConfigDict(
     {'g': schema.adam(1e-4, 0.8, 0.999), 'd': schema.adam(1e-4, 0.8, 0.999)}
   )

@@ -2,7 +2,8 @@
 
 Models: DCGAN (images) and the 2-D MLP pair (Gaussian mixtures), from
 `jaxgan.models`. The step is `steps.train_step` (n_critic D updates, then
-one G update against the updated D; penalties, EMA of G). Evaluators: the
+one G update against the updated D, or with `loss.simultaneous` against D as
+it was before them; penalties, EMA of G). Evaluators: the
 sample grid of a fixed latent batch (a scatter plot for 2-D data) with a
 latent interpolation strip at the end, and, on 2-D mixtures, mode coverage.
 """
@@ -53,6 +54,7 @@ def dcgan_config() -> ConfigDict:
   config.model.d_embed = 64
   config.loss.began_gamma = 0.5  # BEGAN's diversity ratio E[L(G(z))] / E[L(x)]
   config.loss.began_lambda_k = 0.001  # BEGAN's learning rate of k_t
+  config.loss.simultaneous = False  # G against D before this step's D update (n_critic 1)
 
   config.data = schema.image_data(size, channels)
   return config
@@ -115,6 +117,7 @@ def toy2d_config() -> ConfigDict:
   config.data.workers = 0
 
   config.optimizer = ConfigDict({'g': schema.adam(1e-4, 0.8), 'd': schema.adam(1e-4, 0.8)})
+  config.loss.simultaneous = False  # G against D before this step's D update (n_critic 1)
   config.train.batch_size = 100
   config.train.num_steps = 20_000
   config.train.log_every = 100
@@ -165,6 +168,7 @@ def step_settings(config: ConfigDict) -> steps.Settings:
       ema_decay=config.train.ema_decay if config.train.use_ema else None,
       g_ortho=loss.get('g_ortho', 0.0),
       ema_start=config.train.get('ema_start', 0),
+      simultaneous=loss.get('simultaneous', False),
     )
   except ValueError as e:
     raise ConfigError(f'config.loss: {e}') from e
