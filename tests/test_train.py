@@ -175,3 +175,27 @@ def test_eight_devices_train_the_smoke_config(tmp_path):
   state = train.train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 6
   assert len(state.g.step.sharding.device_set) == 8
+
+
+def test_steps_in_flight_fill_half_a_second_at_most():
+  """Slow steps are waited for one by one (a SIGTERM is then handled within a step), fast
+  ones up to the limit; re-estimated at every wait."""
+  now = [0.0]
+  in_flight = train._InFlight(limit=20, clock=lambda: now[0])
+  waits = []
+
+  def run(step_s, steps):
+    for _ in range(steps):
+      now[0] += step_s
+      in_flight.after_step(None)
+      waits.append(in_flight.since == 0)  # it waited after this step
+
+  run(4.0, 3)  # a StyleGAN2 step on a CPU: wait after every step
+  assert in_flight.every == 1 and all(waits)
+  run(0.01, 2)  # 10 ms steps: 20 (the limit) fill 0.2 s
+  assert in_flight.every == 20
+  waits.clear()
+  run(0.01, 40)
+  assert sum(waits) == 2  # one wait per 20 steps
+  run(0.1, 20)  # slower again: 5 steps fill half a second
+  assert in_flight.every == 5
