@@ -183,7 +183,7 @@ def check_values(config: ConfigDict) -> None:
     if config.data.get(name, 1) < 1:
       raise range_error(f'data.{name}', config.data[name], '>= 1')
   if config.data.get('num_examples', 0) < 0:
-    raise range_error('data.num_examples', config.data.num_examples, '>= 0 (0: fresh samples)')
+    raise range_error('data.num_examples', config.data.num_examples, '>= 0 (0: all)')
   if 'channels' in config.data and config.data.channels not in (1, 3):
     raise range_error('data.channels', config.data.channels, '1 (grey) or 3 (RGB)')
   for name in ('interpolation_rows', 'interpolation_steps'):
@@ -232,6 +232,9 @@ def image_data(size, channels) -> ConfigDict:
   data.size = size
   data.channels = channels
   data.random_flip = False
+  # > 0: train on this many records only, the same ones in every run (small-data experiments;
+  # evaluation still compares with the whole set); 0: all
+  data.num_examples = 0
   data.num_threads = 4  # grain ReadOptions: threads reading ahead
   data.prefetch = 4  # batches read ahead
   data.workers = 0  # grain worker processes (mp_prefetch); 0: threads in this process

@@ -63,6 +63,28 @@ def test_every_epoch_is_a_new_permutation():
   assert not np.array_equal(first, second)
 
 
+def test_num_examples_trains_on_one_fixed_subset_with_its_labels():
+  """`data.num_examples=N`: every epoch is a permutation of the same N digits, whatever the
+  seed, each with its own label; more than the source holds is a one-line error."""
+  config = smoke_config()
+  full = sources.digits(config.data.size, config.data.channels)
+  config.data.num_examples = 100
+  seen = {}
+  for seed in (0, 1):
+    batches = pipeline.create_batches(config.data, global_batch=50, seed=seed)
+    images = np.concatenate([batches.batch(step)['image'] for step in range(4)])  # 2 epochs
+    labels = np.concatenate([batches.batch(step)['label'] for step in range(4)])
+    keys = [im.tobytes() for im in images]
+    assert len(set(keys[:100])) == 100 and set(keys[:100]) == set(keys[100:])
+    seen[seed] = set(keys[:100])
+    by_image = {full[i]['image'].tobytes(): full[i]['label'] for i in range(full.num_records)}
+    assert all(by_image[k] == label for k, label in zip(keys, labels, strict=True))
+  assert seen[0] == seen[1]  # one subset for every training seed
+  config.data.num_examples = 1798
+  with pytest.raises(DataError, match='has 1797 records; use 1 to 1797'):
+    pipeline.create_batches(config.data, global_batch=50, seed=0)
+
+
 def test_processes_read_disjoint_slices_of_the_global_batch():
   whole = _digits_batches(global_batch=16)
   parts = [_digits_batches(global_batch=16, process_index=i, process_count=4) for i in range(4)]

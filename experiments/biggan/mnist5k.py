@@ -3,9 +3,10 @@
 Command:
   pip install -e '.[mnist5k]'
   python -m jaxgan.experiments.dcgan --config=experiments/biggan/mnist5k.py \
-      --workdir=workdirs/biggan_m5k        # --config.num_seeds=3: three seeds at once
-Expected: see experiments/README.md (BigGAN) for the measured wall time and quality; the
-`:smoke` variant runs in seconds.
+      --workdir=workdirs/biggan_m5k        # --config.seed=S: another seed
+Expected: 14 minutes on a 2-core CPU (3.5 steps/s); seed 0 ends at classifier FID 27.4 with
+90% of samples read as the asked class (2026-12-05; three seeds and the truncation sweep in
+experiments/README.md, BigGAN). The `:smoke` variant runs in seconds.
 
 A narrow BigGAN-32 (width 8, z 80, shared embedding 64, attention at 16x16) with the
 paper's ImageNet schedule (hinge, G 1e-4 / D 4e-4, betas (0, 0.999), 2 D steps per G

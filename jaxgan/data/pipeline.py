@@ -217,6 +217,8 @@ def create_batches(
   """The batch source described by `config.data`.
 
   `pack`: the tuple size of a fixed 2-D training set (`MixtureBatches`), D's packing.
+  `data.num_examples > 0`: images of that many records only (`sources.subset`); 2-D
+  points from a fixed set of that many.
 
   Raises:
     ConfigError: unknown source.
@@ -235,6 +237,8 @@ def create_batches(
     known = ', '.join(sorted([*RECORD_SOURCES, 'toy2d']))
     raise ConfigError(f'unknown config.data.source {data.source!r}; known: {known}')
   source = RECORD_SOURCES[data.source](data)
+  if data.get('num_examples', 0):
+    source = sources.subset(source, data.num_examples)
   return RecordBatches(source, seed=seed, random_flip=data.get('random_flip', False), **kw)
 
 
