@@ -5,7 +5,7 @@ config's game, builds its state, compiles its pure step once (`parallel.py`),
 resumes from the newest checkpoint in `workdir`, and writes metrics
 (TensorBoard + `metrics.jsonl`), sample grids (`samples/`) and checkpoints
 (`checkpoints/`). Metrics stay on the device until a log step; the host
-runs at most `DataParallel.max_steps_in_flight` steps, and about half a second
+runs at most `DataParallel.max_steps_in_flight` steps, and about two seconds
 of work, ahead (`_InFlight`).
 """
 
@@ -250,7 +250,7 @@ class _InFlight:
   made that over a minute.
   """
 
-  def __init__(self, limit: int, target_s: float = 0.5, clock=time.perf_counter):
+  def __init__(self, limit: int, target_s: float = 2.0, clock=time.perf_counter):
     self.limit, self.target_s, self.clock = limit, target_s, clock
     self.every, self.since, self.last = 1, 0, clock()
 

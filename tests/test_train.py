@@ -177,7 +177,7 @@ def test_eight_devices_train_the_smoke_config(tmp_path):
   assert len(state.g.step.sharding.device_set) == 8
 
 
-def test_steps_in_flight_fill_half_a_second_at_most():
+def test_steps_in_flight_fill_two_seconds_at_most():
   """Slow steps are waited for one by one (a SIGTERM is then handled within a step), fast
   ones up to the limit; re-estimated at every wait."""
   now = [0.0]
@@ -197,5 +197,5 @@ def test_steps_in_flight_fill_half_a_second_at_most():
   waits.clear()
   run(0.01, 40)
   assert sum(waits) == 2  # one wait per 20 steps
-  run(0.1, 20)  # slower again: 5 steps fill half a second
-  assert in_flight.every == 5
+  run(0.25, 20)  # slower again: 8 steps fill two seconds
+  assert in_flight.every == 8
