@@ -7,10 +7,11 @@ paper's 10 trials vmapped):
 Expected: our figures are not measured yet. The published ones (modes / %
 high quality) are GAN 6.3 / 98.2 ring, 17.3 / 94.8 grid; PacGAN2 7.9 / 95.6,
 23.8 / 91.3; PacGAN4 7.8 / 95.9, 24.8 / 93.6 (mean ± s.e. in
-experiments/README.md). Cost on this repo's 2-core CPU (one core free,
-2026-12-05): one seed 23-38 steps/s, 3-5 h for the 400,000 steps (pack 1-4);
-10 seeds vmapped 2.6 steps/s at pack 1, 1.3-1.5 at pack 4, 43-85 h: there,
-separate single-seed runs are cheaper.
+experiments/README.md). Cost on this repo's 2-core CPU (2026-12-05): one seed
+at pack 1 runs 93 steps/s with the machine to itself (72 minutes for the
+400,000 steps); beside another job, 23-38 steps/s for packs 1-4, and 10 seeds
+vmapped 2.6 steps/s at pack 1, 1.3-1.5 at pack 4: separate single-seed runs
+are cheaper.
 
 From fjxmlzn/PacGAN `synthetic_data_experiments/` (config.py,
 2DGrid_GAN&PacGAN/pacgan_task.py, PacGAN/pacgan/{bricks,datasets,streams}.py)
