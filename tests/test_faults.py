@@ -357,8 +357,9 @@ def _committed(workdir):
 def test_kill_9_repeatedly_then_finish_equals_an_uninterrupted_run(tmp_path):
   """SIGKILL three times (the first while a save is being written, confirmed by the save's
   temporary directory left behind; retried if the save finished first), each after a
-  checkpoint exists: each restart resumes from the newest finished save,
-  which is at most one save interval behind (a save waits for the one before), and
+  checkpoint exists: each restart resumes from the newest finished save. The newest finished save is at
+  most two intervals behind the last logged step: a save flushes the log, then waits for the
+  save before it (so at step 160 the save of 120 may still be writing and 80 be the newest), and
   the finished run is bit-identical to one never interrupted."""
   every, num_steps = 40, 400
   overrides = [
@@ -378,7 +379,7 @@ def test_kill_9_repeatedly_then_finish_equals_an_uninterrupted_run(tmp_path):
     if expected is not None:  # this launch resumes the run killed before it
       out = _wait_for_line(proc, 'Resumed from')
       last = int(re.search(r'at step (\d+)', out).group(1))
-      assert last == expected[1] and last >= (expected[0] // every - 1) * every, (expected, last)
+      assert last == expected[1] and last >= (expected[0] // every - 2) * every, (expected, last)
     deadline = time.time() + 120
     while not _committed(workdir) or _committed(workdir)[-1] <= last:  # a new finished save
       assert proc.poll() is None and time.time() < deadline, proc.communicate()[0][-3000:]
