@@ -357,9 +357,9 @@ def _committed(workdir):
 def test_kill_9_repeatedly_then_finish_equals_an_uninterrupted_run(tmp_path):
   """SIGKILL three times (the first while a save is being written, confirmed by the save's
   temporary directory left behind; retried if the save finished first), each after a
-  checkpoint exists: each restart resumes from the newest finished save. The newest finished save is at
-  most two intervals behind the last logged step: a save flushes the log, then waits for the
-  save before it (so at step 160 the save of 120 may still be writing and 80 be the newest), and
+  checkpoint exists: each restart resumes from the newest finished save. That save is at most
+  two intervals behind the last logged step: a save flushes the log, then waits for the save
+  before it (at step 160 the save of 120 may still be writing and 80 be the newest). And
   the finished run is bit-identical to one never interrupted."""
   every, num_steps = 40, 400
   overrides = [

@@ -108,14 +108,19 @@ def test_resampling_shapes_gradients_and_bfloat16():
   np.testing.assert_allclose(np.asarray(y16, np.float32), y, atol=0.05, rtol=0.02)
 
 
-@pytest.mark.parametrize('groups', [1, 3])
-def test_conv2d_resample_is_the_filter_and_conv_composition(groups):
+@pytest.mark.parametrize('groups,impl', [(1, 'fast'), (3, 'fast'), (3, 'patches'), (3, 'xla')])
+def test_conv2d_resample_is_the_filter_and_conv_composition(groups, impl):
+  """Each form of the (grouped) convolution, up and down, and their gradients (the batched
+  matmuls against XLA's grouped convolution)."""
   rng = np.random.default_rng(groups)
   x = rng.normal(size=(2, 8, 8, 6)).astype(np.float32)
   kernel = rng.normal(size=(3, 3, 6 // groups, 9)).astype(np.float32)
-  f = jax.jit(lambda x, k: [resample.conv2d_resample(x, k, up=2, groups=groups),
-                            resample.conv2d_resample(x, k, down=2, groups=groups)])  # fmt: skip
-  up, down = f(x, kernel)
+
+  def both(x, k, impl):
+    return [resample.conv2d_resample(x, k, up=2, groups=groups, impl=impl),
+            resample.conv2d_resample(x, k, down=2, groups=groups, impl=impl)]  # fmt: skip
+
+  up, down = jax.jit(both, static_argnums=2)(x, kernel, impl)
   up_ref = _conv(resample.upfirdn2d(x, up=2, padding=(3, 2), gain=4), kernel, groups=groups)
   down_ref = resample.upfirdn2d(_conv(x, kernel, padding=2, groups=groups), down=2)
   np.testing.assert_allclose(up, up_ref, atol=1e-4)
@@ -123,6 +128,11 @@ def test_conv2d_resample_is_the_filter_and_conv_composition(groups):
   # Away from the border: conv(upsample2d(x)) and downsample2d(conv(x)).
   up_same = _conv(resample.upsample2d(x), kernel, padding=1, groups=groups)
   np.testing.assert_allclose(up[:, 1:-1, 1:-1], up_same[:, 1:-1, 1:-1], atol=1e-4)
+  if groups > 1 and impl != 'xla':
+    loss = lambda x, k, impl: sum(jnp.sum(jnp.sin(y)) for y in both(x, k, impl))
+    grads = jax.jit(jax.grad(loss, argnums=(0, 1)), static_argnums=2)
+    for got, want in zip(grads(x, kernel, impl), grads(x, kernel, 'xla'), strict=True):
+      np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-4)
 
 
 # ---------------------------------------------------------------------------

@@ -28,11 +28,13 @@ Variables: 'params'; 'stats' (G's `mapping/w_avg`, updated in training mode when
 the collection is mutable); 'consts' (G's fixed noise images for `noise_mode='const'`,
 one per layer, drawn at init). Random noise draws from the 'noise' RNG stream.
 
-The modulated convolution defaults to the unfused form: on XLA:CPU the fused
-form's grouped convolution (and above all its weight gradient) is slow. Forward +
-backward, jitted, 2-core CPU shared with other jobs, 2026-12-05: one 3x3 layer
-at 16x16x128, batch 4, 194 ms fused vs 18 ms unfused (with 2x up-sampling 536 vs
-45 ms); a 32x32 G with 128 maps, batch 2: 879 vs 98 ms, batch 8: 4.8 s vs 0.23 s.
+The modulated convolution defaults to the unfused form, the fastest on XLA:CPU.
+The fused form's grouped convolution runs as batched matmuls (one per kernel tap;
+`resample._grouped_conv`), since XLA:CPU's own grouped convolution, above all its
+weight gradient, is 5-10x slower. Forward + backward, jitted, one 3x3 layer at
+16x16x128, batch 8, 2-core CPU, 2026-12-05: 303 ms with XLA's grouped
+convolution, 43-55 ms as batched matmuls, 14 ms unfused; the whole 32x32 G with
+128 maps, batch 8: 1.71 s before the matmuls, 0.37 s fused, 0.11 s unfused.
 """
 
 import math
@@ -256,7 +258,8 @@ def modulated_conv(
   outputs. The two implementations compute the same function:
 
   - fused: the per-example kernels formed explicitly; the batch folded into
-    the feature axis and convolved as ONE grouped convolution (B groups);
+    the feature axis and convolved as ONE grouped convolution (B groups), by
+    default as batched matmuls (XLA:CPU's grouped convolution is 5-10x slower);
   - unfused: the input's channels scaled by the styles, ONE convolution with the
     shared kernel, the outputs scaled by the demodulation coefficients.
 
@@ -267,8 +270,10 @@ def modulated_conv(
     styles: `[B, I]`.
     demodulate: normalise the modulated kernels.
     up: 1 or 2 (2x up-sampling through the FIR filter, as `resample.conv2d_resample`).
-    fused: the grouped-convolution implementation.
-    impl: the shared-kernel convolution's implementation (unfused).
+    fused: the per-example-kernel implementation.
+    impl: the convolution's implementation: for the shared kernel (unfused), a
+      `jaxgan.layers` one; for the grouped one (fused), 'xla' (XLA's grouped
+      convolution) or batched matmuls ('fast', 'patches'; `resample._grouped_conv`).
 
   Returns:
     `[B, H * up, W * up, O]` in `x.dtype`.
