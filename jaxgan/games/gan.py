@@ -144,7 +144,16 @@ def _smoke_biggan(model: ConfigDict) -> None:
   model.attention_res = 16
 
 
-SMOKE_MODELS = {'dcgan': _smoke_dcgan, 'mlp': _smoke_mlp, 'biggan': _smoke_biggan}
+def _smoke_unrolled(model: ConfigDict) -> None:
+  model.g_widths, model.latent_dim = (8, 8, 4, 4), 16
+
+
+SMOKE_MODELS = {
+  'dcgan': _smoke_dcgan,
+  'mlp': _smoke_mlp,
+  'biggan': _smoke_biggan,
+  'unrolled': _smoke_unrolled,
+}
 
 
 def step_settings(config: ConfigDict) -> steps.Settings:
@@ -267,7 +276,7 @@ class ModeCoverage(base.Evaluator):
 
 class GAN(games.Game):
   name = 'gan'
-  models = ('dcgan', 'mlp', 'biggan')
+  models = ('dcgan', 'mlp', 'biggan', 'unrolled')
   entry_point = 'jaxgan.experiments.dcgan'
   keeps_ema = True
 
@@ -315,7 +324,7 @@ class GAN(games.Game):
         "config.loss.name='relativistic_average' averages logits over the batch; "
         "under config.parallel='pmap' that would be per device: use 'jit'"
       )
-    if not is_2d(config) and config.model.name in ('dcgan', 'biggan'):
+    if not is_2d(config) and config.model.name in ('dcgan', 'biggan', 'unrolled'):
       if (config.data.size, config.data.channels) != (config.model.size, config.model.channels):
         raise ConfigError(
           f'config.data (size {config.data.size}, channels '

@@ -6,7 +6,7 @@ from typing import Any
 
 import flax.linen as nn
 
-from jaxgan.models import biggan, dcgan, mlp
+from jaxgan.models import biggan, dcgan, mlp, unrolled
 
 D_ARCHS = ('dcgan', 'autoencoder')
 
@@ -133,6 +133,7 @@ MODELS: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {
   'dcgan': _dcgan,
   'mlp': _mlp,
   'biggan': biggan.create,
+  'unrolled': unrolled.create,
 }
 
 
