@@ -118,7 +118,9 @@ class DataParallel:
     """The placed state as one logical state (for checkpoints and sampling)."""
     if self.mode == 'jit':
       return placed
-    return jax.tree.map(lambda x: x[0], placed)
+    # The first local device's copy, read on that device alone: `x[0]` would be a program
+    # over every device, whose rendezvous an overloaded CPU mesh can time out (an abort).
+    return jax.tree.map(lambda x: x.addressable_shards[0].data[0], placed)
 
   def replicate(self, tree: Any) -> Any:
     """Host arrays -> replicated over the mesh (inputs of jitted eval functions)."""

@@ -141,6 +141,12 @@ def test_pacgan_config_and_its_checks():
   config.model.pack = 4  # the batch (100 packs) and G's BatchNorm slots follow
   assert (config.train.batch_size, config.model.g_bn_groups) == (400, 4)
   configs.validate(config)
+  assert 'decay_steps' not in config.optimizer.g  # the protocol: constant 1e-4
+  config = helpers.load_config('experiments/toy2d/pacgan.py', 'grid,steps=4000,lr=1e-3,decay=0.25')
+  for who in ('g', 'd'):
+    opt = config.optimizer[who]
+    assert (opt.learning_rate, opt.constant_steps, opt.decay_steps) == (1e-3, 3000, 1000)
+  assert config.train.num_steps == 4000
   config = helpers.smoke_config('experiments/toy2d/grid.py')
   config.model.g_bn_groups = 3
   with pytest.raises(ConfigError, match='g_bn_groups=3 must divide the G batch'):

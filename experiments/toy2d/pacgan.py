@@ -1,7 +1,9 @@
 """PacGAN's own 2-D protocol (Lin et al. 2018, Table 1), as the authors' code runs it.
 
 Command (`ring` or `grid`; pack=1 is the GAN row, pack=2, 3, 4 PacGAN2-4; the
-paper's 10 trials vmapped):
+paper's 10 trials vmapped; `steps=N`, `lr=X` and `decay=F` (the learning rate
+falling linearly to 0 over the last fraction F of the steps) change the
+budget and schedule, for the remedies):
   python -m jaxgan.experiments.dcgan --config=experiments/toy2d/pacgan.py:grid,pack=4 \
     --config.num_seeds=10 --workdir=workdirs/pacgan_grid_pack4
 Expected: our figures are not measured yet. The published ones (modes / %
@@ -48,11 +50,19 @@ EPOCHS = 400
 def get_config(arg=None):
   parts = [p for p in (arg or '').split(',') if p]
   name, pack, rest = 'grid', 1, []
+  steps, lr, decay = EPOCHS * NUM_EXAMPLES // PACKS_PER_BATCH, 1e-4, 0.0
   for part in parts:
+    key, _, value = part.partition('=')
     if part in MIXTURES:
       name = part
-    elif part.startswith('pack='):
-      pack = int(part.split('=', 1)[1])
+    elif key == 'pack':
+      pack = int(value)
+    elif key == 'steps':
+      steps = int(value)
+    elif key == 'lr':
+      lr = float(value)
+    elif key == 'decay':
+      decay = float(value)
     else:
       rest.append(part)
   config = gan.toy2d_config()
@@ -67,10 +77,14 @@ def get_config(arg=None):
   config.model.init_std = 0.02
   config.loss.simultaneous = True
   config.optimizer = config_dict.ConfigDict(
-    {'g': schema.adam(1e-4, 0.8, 0.999), 'd': schema.adam(1e-4, 0.8, 0.999)}
+    {'g': schema.adam(lr, 0.8, 0.999), 'd': schema.adam(lr, 0.8, 0.999)}
   )
+  if decay:  # the last `decay` of the steps: the learning rate falls linearly to 0
+    for who in ('g', 'd'):
+      config.optimizer[who].constant_steps = steps - round(decay * steps)
+      config.optimizer[who].decay_steps = round(decay * steps)
   config.train.batch_size = pack_ref * PACKS_PER_BATCH  # points; D sees 100 packs
-  config.train.num_steps = EPOCHS * NUM_EXAMPLES // PACKS_PER_BATCH
+  config.train.num_steps = steps
   config.train.log_every = 1000
   config.train.sample_every = 50_000
   config.train.checkpoint_every = 10_000
