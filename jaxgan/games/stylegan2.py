@@ -32,7 +32,7 @@ import numpy as np
 import optax
 from ml_collections import config_dict
 
-from jaxgan import ada, augment, games, images, schema
+from jaxgan import ada, augment, games, images, schema, xla_cpu
 from jaxgan import state as state_lib
 from jaxgan.data import pipeline
 from jaxgan.errors import ConfigError
@@ -210,7 +210,7 @@ def _g_main(state, batch, rng, s: Settings, p: Array):
 
 
 def _g_reg(state, batch, rng, s: Settings):
-  """The lazy path-length update of G (a `lax.cond` branch): `(state, penalty)`."""
+  """The lazy path-length update of G (an `xla_cpu.cond` branch): `(state, penalty)`."""
   n = max(batch['image'].shape[0] // s.pl_batch_shrink, 1)
   cond = batch['label'][:n] if s.conditional else None
   z_rng, g_rng, y_rng = jax.random.split(rng, 3)
@@ -262,7 +262,7 @@ def _d_main(state, batch, rng, s: Settings, p: Array):
 
 
 def _d_reg(state, batch, rng, s: Settings, p: Array):
-  """The lazy R1 update of D (a `lax.cond` branch): `(state, R1 penalty)`."""
+  """The lazy R1 update of D (an `xla_cpu.cond` branch): `(state, R1 penalty)`."""
   real = batch['image']
   cond = batch.get('label') if s.conditional else None
 
@@ -307,12 +307,12 @@ def train_step(
   state, metrics = _g_main(state, batch, keys[0], s, p)
   skip = lambda st: (st, jnp.zeros((), jnp.float32))
   if s.pl_weight:  # off: not even traced
-    state, metrics['pl_penalty'] = jax.lax.cond(
+    state, metrics['pl_penalty'] = xla_cpu.cond(
       state.step % s.pl_every == 0, lambda st: _g_reg(st, batch, keys[1], s), skip, state
     )
   state, d_metrics, real_logits = _d_main(state, batch, keys[2], s, p)
   if s.r1_gamma:
-    state, d_metrics['r1'] = jax.lax.cond(
+    state, d_metrics['r1'] = xla_cpu.cond(
       state.step % s.r1_every == 0, lambda st: _d_reg(st, batch, keys[3], s, p), skip, state
     )
   extra = dict(state.extra)
