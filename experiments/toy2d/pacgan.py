@@ -7,14 +7,14 @@ budget and schedule, for the remedies):
   python -m jaxgan.experiments.dcgan --config=experiments/toy2d/pacgan.py:grid,pack=4 \
     --config.num_seeds=10 --workdir=workdirs/pacgan_grid_pack4
 Expected: the grid's plain GAN, seed 0, ended at 16 modes, 95.7% high quality,
-reverse KL 0.56 (experiments/README.md, "PacGAN's own protocol"; the rest is
-not measured yet). The published figures (modes / % high quality) are GAN
-6.3 / 98.2 ring, 17.3 / 94.8 grid; PacGAN2 7.9 / 95.6, 23.8 / 91.3; PacGAN4
-7.8 / 95.9, 24.8 / 93.6 (mean ± s.e. in experiments/README.md). Cost on this
-repo's 2-core CPU (2026-12-05): one seed at pack 1 runs 93 steps/s with the machine to itself (72 minutes for the
-400,000 steps); beside another job, 23-38 steps/s for packs 1-4, and 10 seeds
-vmapped 2.6 steps/s at pack 1, 1.3-1.5 at pack 4: separate single-seed runs
-are cheaper.
+reverse KL 0.56 (experiments/README.md, "PacGAN's own protocol"; the rest is not
+measured yet). The published figures (modes / % high quality) are GAN 6.3 / 98.2
+ring, 17.3 / 94.8 grid; PacGAN2 7.9 / 95.6, 23.8 / 91.3; PacGAN4 7.8 / 95.9,
+24.8 / 93.6 (mean ± s.e. in experiments/README.md). Cost on this repo's 2-core
+CPU (2026-12-05): one seed at pack 1 runs 93 steps/s with the machine to itself
+(72 minutes for the 400,000 steps); beside another job, 23-38 steps/s for packs
+1-4, and 10 seeds vmapped 2.6 steps/s at pack 1, 1.3-1.5 at pack 4: separate
+single-seed runs are cheaper.
 
 From fjxmlzn/PacGAN `synthetic_data_experiments/` (config.py,
 2DGrid_GAN&PacGAN/pacgan_task.py, PacGAN/pacgan/{bricks,datasets,streams}.py)
