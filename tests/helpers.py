@@ -6,10 +6,12 @@ import re
 import subprocess
 import sys
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import configs
+from jaxgan import configs, models
+from jaxgan import state as state_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_FILES = sorted(
@@ -67,3 +69,27 @@ def convolution_dtypes(step, *args) -> collections.Counter:
   give each element type: `{'bf16': 67}` for a half-precision pix2pix step."""
   text = step.lower(*args).as_text()
   return collections.Counter(re.findall(r'stablehlo\.convolution\(.*-> tensor<[^>]*x(\w+)>', text))
+
+
+# A tiny 2-D GAN for step-level tests; one pair of modules, so that states compare equal.
+TOY_G, TOY_D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))
+
+
+def toy_state(g_tx, d_tx):
+  """The tiny 2-D MLP GAN `TOY_G`, `TOY_D` (key 0, no EMA) with these optimizers."""
+  return state_lib.create_gan_state(
+    jax.random.key(0),
+    generator=TOY_G,
+    discriminator=TOY_D,
+    g_tx=g_tx,
+    d_tx=d_tx,
+    g_inputs=[jnp.zeros((1, 2))],
+    d_inputs=[jnp.zeros((1, 2))],
+    latent_shape=(2,),
+    use_ema=False,
+  )
+
+
+def toy_points(n=16, seed=0):
+  """A batch of n standard-normal 2-D points."""
+  return {'image': jnp.asarray(np.random.default_rng(seed).normal(size=(n, 2)), jnp.float32)}

@@ -155,28 +155,17 @@ def test_pacgan_config_and_its_checks():
 
 # ----- unrolled D ------------------------------------------------------------------------------
 
-G, D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))
+G, D = helpers.TOY_G, helpers.TOY_D
 
 
 ADAM = optax.adam(1e-3)
 
 
 def _toy_state(g_tx=ADAM, d_tx=ADAM):
-  return state_lib.create_gan_state(
-    jax.random.key(0),
-    generator=G,
-    discriminator=D,
-    g_tx=g_tx,
-    d_tx=d_tx,
-    g_inputs=[jnp.zeros((1, 2))],
-    d_inputs=[jnp.zeros((1, 2))],
-    latent_shape=(2,),
-    use_ema=False,
-  )
+  return helpers.toy_state(g_tx, d_tx)
 
 
-def _points(n=16, seed=0):
-  return {'image': jnp.asarray(np.random.default_rng(seed).normal(size=(n, 2)), jnp.float32)}
+_points = helpers.toy_points
 
 
 def test_zero_unroll_is_the_plain_step():

@@ -12,6 +12,7 @@ import pytest
 
 from jaxgan import models, steps
 from jaxgan import state as state_lib
+from tests import helpers
 
 SIZE, CH, LATENT = 16, 1, 8
 
@@ -175,27 +176,17 @@ def test_generate_uses_ema_and_running_stats():
 
 # ----- simultaneous updates, on a tiny MLP GAN -------------------------------------------------
 
-TOY_G, TOY_D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))
+
+TOY_G, TOY_D = helpers.TOY_G, helpers.TOY_D
 TOY_TX = optax.adam(1e-2)
 
 
 def _toy_state():
   # D's rate is large so that one D update moves G's gradient visibly.
-  return state_lib.create_gan_state(
-    jax.random.key(0),
-    generator=TOY_G,
-    discriminator=TOY_D,
-    g_tx=TOY_TX,
-    d_tx=optax.adam(0.1),
-    g_inputs=[jnp.zeros((1, 2))],
-    d_inputs=[jnp.zeros((1, 2))],
-    latent_shape=(2,),
-    use_ema=False,
-  )
+  return helpers.toy_state(TOY_TX, optax.adam(0.1))
 
 
-def _points(n=16, seed=0):
-  return {'image': jnp.asarray(np.random.default_rng(seed).normal(size=(n, 2)), jnp.float32)}
+_points = helpers.toy_points
 
 
 def test_simultaneous_g_update_reads_d_from_before_the_step():
