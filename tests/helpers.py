@@ -75,12 +75,12 @@ def convolution_dtypes(step, *args) -> collections.Counter:
 TOY_G, TOY_D = models.create_models('mlp', dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2))
 
 
-def toy_state(g_tx, d_tx):
-  """The tiny 2-D MLP GAN `TOY_G`, `TOY_D` (key 0, no EMA) with these optimizers."""
+def toy_state(g_tx, d_tx, g=TOY_G, d=TOY_D):
+  """A 2-D MLP GAN (by default the tiny `TOY_G`, `TOY_D`; key 0, no EMA) with these optimizers."""
   return state_lib.create_gan_state(
     jax.random.key(0),
-    generator=TOY_G,
-    discriminator=TOY_D,
+    generator=g,
+    discriminator=d,
     g_tx=g_tx,
     d_tx=d_tx,
     g_inputs=[jnp.zeros((1, 2))],

@@ -8,8 +8,8 @@ import numpy as np
 import optax
 
 from jaxgan import models, steps
-from jaxgan import state as state_lib
 from jaxgan.data import toy2d
+from tests import helpers
 
 
 def test_ring_metrics_protocol():
@@ -30,17 +30,7 @@ def test_mlp_gan_moves_samples_toward_the_modes():
   mixture = toy2d.ring(radius=2.0, std=0.05)  # far from G's initial outputs
   g, d = models.create_models('mlp', dict(latent_dim=2, g_hidden=[64, 64], d_hidden=[64, 64]))
   tx = optax.adam(2e-3, b1=0.5)
-  state = state_lib.create_gan_state(
-    jax.random.key(0),
-    generator=g,
-    discriminator=d,
-    g_tx=tx,
-    d_tx=tx,
-    g_inputs=[jnp.zeros((1, 2))],
-    d_inputs=[jnp.zeros((1, 2))],
-    latent_shape=(2,),
-    use_ema=False,
-  )
+  state = helpers.toy_state(tx, tx, g, d)
   z = jax.random.normal(jax.random.key(1), (1000, 2))
   before = toy2d.mode_coverage(mixture, np.asarray(steps.generate(state, z)))
   step = jax.jit(
