@@ -1,5 +1,5 @@
 """Sampling from a trained workdir: PNG grids, interpolation strips, raw `.npy` outputs, and
-StyleGAN2's style-mixing grid and noise modes."""
+StyleGAN2's style-mixing grid and noise modes, and a row of truncations."""
 
 import functools
 import json
@@ -190,6 +190,83 @@ def style_mixing(
         'seed_index': seed_index,
         'label': label,
         'truncation': truncation,
+        'noise': noise,
+        'ema': bool(use_ema and state.ema is not None),
+      },
+      f,
+    )
+  return output
+
+
+def truncation_row(
+  workdir: str,
+  values: str,
+  *,
+  n: int = 4,
+  output: str = '',
+  fmt: str = 'png',
+  seed: int = 0,
+  use_ema: bool = True,
+  which: str = 'latest',
+  seed_index: int = 0,
+  label: str = '',
+  noise: str = '',
+) -> str:
+  """Writes a grid of `n` latents (rows) under the truncations in `values` (columns).
+
+  The picture of the truncation trick: each row one latent of `seed`, each column a
+  truncation, so a row shows one image moving toward the mean (StyleGAN2's psi toward 0:
+  every row meets G(w_avg)) or, for BigGAN-style thresholds, its redrawn components shrinking.
+
+  Args:
+    workdir: a training workdir.
+    values: comma-separated truncations, e.g. '1,0.7,0.5,0'; 'none' is no truncation.
+    n: rows.
+    output: file to write (default: `workdir/samples/sample_truncation.{png,npy}`).
+    fmt: 'png' (the grid) or 'npy' (`[n, len(values), H, W, C]`).
+    seed, use_ema, which, seed_index, noise: as `sample_from_workdir`.
+    label: a class-conditional run's class K (every row of class K).
+  """
+  if fmt not in FORMATS:
+    raise ConfigError(f'unknown --format {fmt!r}; known: {", ".join(FORMATS)}')
+  if n < 1:
+    raise ConfigError(f'--n must be >= 1; got {n}')
+  try:
+    psis = [None if v.strip() == 'none' else float(v) for v in values.split(',')]
+  except ValueError:
+    raise ConfigError(
+      f'--truncation_row={values!r}: give numbers or none, comma-separated (e.g. 1,0.7,0.5,0)'
+    ) from None
+  config, state = checkpoint.load_state(workdir, which, seed_index)
+  game = seeds.game_of(config)
+  rng = jax.random.key(seed)
+  z = jax.random.normal(rng, (n, *state.latent_shape))
+  cond, rows = conditions(config, label, n)
+  if rows:
+    raise ConfigError('--truncation_row on a class-conditional run needs one class: --label=K')
+  columns = []
+  for psi in psis:
+    zt, extra = _truncation_and_noise(game, z, rng, psi, noise)
+    columns.append(np.asarray(_generate(game, state, zt, use_ema=use_ema, cond=cond, **extra)))
+  if columns[0].ndim == 2:
+    raise ConfigError('--truncation_row draws image grids; a 2-D run has no images to row')
+  out = np.stack(columns, axis=1)
+  output = output or os.path.join(workdir, 'samples', f'sample_truncation.{fmt}')
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  if fmt == 'npy':
+    np.save(output, out)
+  else:
+    images.save_png(images.make_grid(out.reshape(-1, *out.shape[2:]), ncol=len(psis)), output)
+  with open(output + '.json', 'w') as f:
+    json.dump(
+      {
+        'workdir': os.path.abspath(workdir),
+        'step': int(state.step),
+        'truncation_row': psis,
+        'n': n,
+        'seed': seed,
+        'seed_index': seed_index,
+        'label': label,
         'noise': noise,
         'ema': bool(use_ema and state.ema is not None),
       },

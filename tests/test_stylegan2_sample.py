@@ -128,30 +128,44 @@ def test_interpolation_is_linear_in_w_between_the_endpoints(sg2_run):
   assert extra == {}
 
 
-def test_style_mixing_cli_writes_the_grid(sg2_run):
-  workdir = sg2_run[0]
-  output = workdir / 'mixing.png'
-  result = subprocess.run(
-    [
-      sys.executable,
-      '-m',
-      'jaxgan.experiments.sample',
-      f'--workdir={workdir}',
-      '--style_mixing=2,3',
-      '--mixing_layers=middle',
-      '--noise=random',
-      '--truncation=0.7',
-      f'--output={output}',
-    ],
+def test_truncation_row_runs_each_latent_to_the_mean_style(sg2_run):
+  workdir, config, state = sg2_run
+  row = np.load(sample.truncation_row(str(workdir), '1,0.5,0', n=3, fmt='npy'))
+  assert row.shape == (3, 3, 32, 32, 1)
+  z = jax.random.normal(jax.random.key(0), (3, config.model.z_dim))  # the row's latents
+  np.testing.assert_allclose(row[:, 0], generate(state, z), atol=ATOL)  # psi 1: untruncated
+  for i in (1, 2):  # psi 0: every row is G(w_avg)
+    np.testing.assert_allclose(row[i, 2], row[0, 2], atol=ATOL)
+  for i in range(3):
+    assert np.abs(row[i, 1] - row[i, 0]).max() > 1e-3
+    assert np.abs(row[i, 1] - row[i, 2]).max() > 1e-3
+  with pytest.raises(ConfigError, match=r"--truncation_row='1,x': give numbers or none"):
+    sample.truncation_row(str(workdir), '1,x')
+
+
+def _sample_cli(workdir, *args):
+  return subprocess.run(
+    [sys.executable, '-m', 'jaxgan.experiments.sample', f'--workdir={workdir}', *args],
     capture_output=True,
     text=True,
     cwd=ROOT,
     env=dict(os.environ, JAX_PLATFORMS='cpu'),
     timeout=120,
   )
+
+
+def test_style_mixing_and_truncation_row_cli_write_their_grids(sg2_run):
+  workdir = sg2_run[0]
+  output = workdir / 'mixing.png'
+  flags = ('--style_mixing=2,3', '--mixing_layers=middle', '--noise=random', '--truncation=0.7')
+  result = _sample_cli(workdir, *flags, f'--output={output}')
   assert result.returncode == 0, result.stderr
   assert np.asarray(Image.open(output)).shape[:2] == (3 * 34 + 2, 4 * 34 + 2)  # 32px, pad 2
   assert os.path.exists(f'{output}.json')
+  output = workdir / 'truncation.png'
+  result = _sample_cli(workdir, '--truncation_row=none,0.5,0', '--n=2', f'--output={output}')
+  assert result.returncode == 0, result.stderr
+  assert np.asarray(Image.open(output)).shape[:2] == (2 * 34 + 2, 3 * 34 + 2)
 
 
 def test_other_games_refuse_the_stylegan2_flags_in_one_line(dcgan_run, sg2_run):

@@ -19,7 +19,9 @@ from jaxgan.errors import ConfigError
 from jaxgan.experiments import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir to sample from.')
-_N = flags.DEFINE_integer('n', 64, 'Number of samples (interpolation rows with --interpolate).')
+_N = flags.DEFINE_integer(
+  'n', 64, 'Number of samples (rows with --interpolate and --truncation_row).'
+)
 _INTERPOLATE = flags.DEFINE_bool(
   'interpolate', False, 'Rows between random latents: slerp in z; StyleGAN2, linear in W.'
 )
@@ -62,6 +64,12 @@ _MIXING_LAYERS = flags.DEFINE_string(
   "The row sources' styles in --style_mixing: coarse (4x4-8x8), middle (16x16-32x32), fine "
   '(64x64 and up), N (the first N) or START:STOP.',
 )
+_TRUNCATION_ROW = flags.DEFINE_string(
+  'truncation_row',
+  '',
+  'A,B,...: a grid of --n latents (rows) under each truncation (columns), e.g. 1,0.7,0.5,0 '
+  '(StyleGAN2 psi; none: no truncation).',
+)
 flags.mark_flags_as_required(['workdir'])
 
 
@@ -70,8 +78,13 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
 
   def run():
-    if sum(map(bool, (_ARITHMETIC.value, _STYLE_MIXING.value, _INTERPOLATE.value))) > 1:
-      raise ConfigError('give one of --arithmetic, --style_mixing and --interpolate')
+    modes = (_ARITHMETIC.value, _STYLE_MIXING.value, _INTERPOLATE.value, _TRUNCATION_ROW.value)
+    if sum(map(bool, modes)) > 1:
+      raise ConfigError(
+        'give one of --arithmetic, --style_mixing, --interpolate and --truncation_row'
+      )
+    if _TRUNCATION_ROW.value and _TRUNCATION.value is not None:
+      raise ConfigError('--truncation_row sets the truncations; leave --truncation out')
     common = dict(
       output=_OUTPUT.value,
       seed=_SEED.value,
@@ -92,6 +105,9 @@ def main(argv):
       path = sample.style_mixing(
         _WORKDIR.value, _STYLE_MIXING.value, layers=_MIXING_LAYERS.value, **styled
       )
+    elif _TRUNCATION_ROW.value:
+      styled.pop('truncation')
+      path = sample.truncation_row(_WORKDIR.value, _TRUNCATION_ROW.value, n=_N.value, **styled)
     else:
       path = sample.sample_from_workdir(
         _WORKDIR.value, n=_N.value, interpolate=_INTERPOLATE.value, **styled
