@@ -283,7 +283,8 @@ def _median_times(g_step, d_step, steps, warmup):
     g_times.append(middle - start)
     d_times.append(time.perf_counter() - middle)
   total = [a + b for a, b in zip(g_times, d_times, strict=True)]
-  return statistics.median(g_times), statistics.median(d_times), statistics.median(total)
+  medians = statistics.median(g_times), statistics.median(d_times), statistics.median(total)
+  return (*medians, statistics.fmean(total))
 
 
 def _train_steps(a, g, d, d_eager, c, real):
@@ -360,11 +361,11 @@ def run_torch(a):
   g_step()
   d_step()
   first = time.perf_counter() - start
-  g_s, d_s, step_s = _median_times(g_step, d_step, a.steps, a.warmup - 1)
+  g_s, d_s, step_s, mean_s = _median_times(g_step, d_step, a.steps, a.warmup - 1)
   peak = torch.cuda.max_memory_allocated() if dev.type == 'cuda' else peak_host_bytes()
   extra = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'device': str(dev)}
   extra['compile'] = a.compile or 'eager'
-  return g_params, d_params, first, g_s, d_s, step_s, int(peak), extra
+  return g_params, d_params, first, g_s, d_s, step_s, mean_s, int(peak), extra
 
 
 def run_jax(a):
@@ -417,7 +418,7 @@ def run_jax(a):
   g_step()
   d_step()
   first = time.perf_counter() - start
-  g_s, d_s, step_s = _median_times(g_step, d_step, a.steps, a.warmup - 1)
+  g_s, d_s, step_s, mean_s = _median_times(g_step, d_step, a.steps, a.warmup - 1)
   device = jax.devices()[0]
   if device.platform == 'cpu':
     peak = peak_host_bytes()
@@ -426,7 +427,7 @@ def run_jax(a):
   extra = {'jax': jax.__version__, 'device': str(device)}
   return (
     count_params(g_vars['params']), count_params(d_vars['params']), first, g_s, d_s, step_s,
-    int(peak), extra,
+    mean_s, int(peak), extra,
   )  # fmt: skip
 
 
@@ -459,7 +460,7 @@ def main() -> None:
   if a.r1_every < 1:
     parser.error(f'--r1-every must be at least 1; got {a.r1_every}')
   run = run_torch if a.impl == 'torch' else run_jax
-  g_params, d_params, first, g_s, d_s, step_s, peak, extra = run(a)
+  g_params, d_params, first, g_s, d_s, step_s, mean_s, peak, extra = run(a)
   print(
     json.dumps(
       {
@@ -481,6 +482,7 @@ def main() -> None:
         'g_fwd_bwd_s_median': round(g_s, 5),
         'd_fwd_bwd_s_median': round(d_s, 5),
         'step_s_median': round(step_s, 5),
+        'step_s_mean': round(mean_s, 5),
         'img_per_s': float(f'{a.batch / step_s:.4g}'),
         'peak_bytes': peak,
       }

@@ -181,9 +181,16 @@ def test_stylegan2_vs_torch_times_the_game_step_beside_the_port(capsys):
   assert summary['ratio'] == pytest.approx(
     summary['torch_step_s'] / summary['jaxgan_step_s'], rel=1e-2
   )
+  # Means too: lazy R1 runs every 16th step in PyTorch, in every step (selected) in ours.
+  assert summary['ratio_mean'] == pytest.approx(
+    summary['torch_step_s_mean'] / summary['jaxgan_step_s_mean'], rel=1e-2
+  )
+  assert summary['ratio_mean_whole_r1_intervals'] is False  # 1 step: not a multiple of 16
   # The game's default form on both sides; the port does not augment, so neither does ours.
   assert (summary['modconv'], summary['augment']) == ('unfused', 'none')
-  assert 'same parameter counts' in capsys.readouterr().out
+  out = capsys.readouterr().out
+  assert 'same parameter counts' in out
+  assert 'mean step over a round of 1 steps (lazy R1 every 16 in PyTorch; not a multiple' in out
 
 
 def test_stylegan2_peer_gets_our_shapes_and_refuses_what_it_cannot_run(

@@ -176,4 +176,34 @@ def compare(
   if len(ratios) > 1:
     out['torch_step_s_rounds'] = [t['step_s_median'] for t in theirs]
     out['ratio_rounds'] = [round(r, 3) for r in ratios]
+  if 'step_s_mean' in first:
+    out.update(_compare_means(args, ours, theirs))
   return out
+
+
+def _compare_means(
+  args: argparse.Namespace, ours: dict[str, object], theirs: list[dict[str, object]]
+) -> dict[str, object]:
+  """The ratio of mean steps: a lazy regulariser's steps count (a median hides them).
+
+  PyTorch runs StyleGAN2's R1 every `r1_every` steps; on the CPU ours computes it in every
+  step and selects (`jaxgan.xla_cpu.cond`). Medians compare the steps without R1 only;
+  means over whole R1 intervals compare what training costs.
+  """
+  every = configs.bench_config(args).loss.r1_every
+  means = [t['step_s_mean'] for t in theirs]
+  ratios = [t / o for t, o in zip(means, ours['step_s_mean_rounds'], strict=True)]
+  ratio, mean = statistics.median(ratios), statistics.median(ours['step_s_mean_rounds'])
+  whole = args.steps % every == 0
+  print(
+    f'mean step over a round of {args.steps} steps (lazy R1 every {every} in PyTorch'
+    + ('' if whole else f'; not a multiple of {every}: its rounds hold more or fewer R1 steps')
+    + f'): jaxgan {mean:.4g} s, torch {statistics.median(means):.4g} s; ratio {ratio:.2f}'
+    + (f' (rounds: {", ".join(f"{r:.2f}" for r in ratios)})' if len(ratios) > 1 else '')
+  )
+  return {
+    'jaxgan_step_s_mean': round(mean, 5),
+    'torch_step_s_mean': round(statistics.median(means), 5),
+    'ratio_mean': round(ratio, 3),
+    'ratio_mean_whole_r1_intervals': whole,
+  }
