@@ -179,6 +179,19 @@ class DataParallel:
       donate_argnums=(0,),
     )
 
+  def compile_phased(
+    self, game: Any, config: Any, ready: Callable[[Callable, Any, Any], Callable] | None = None
+  ) -> 'PhasedStep':
+    """`game`'s step for `config` as a `PhasedStep`: compiled once per phase, on first use.
+
+    Args:
+      game: a game (`jaxgan.games.Game`).
+      config: its config.
+      ready: `ready(jitted, state, batch) -> callable`, run on each phase's step before
+        its first call (the trainer compiles it there and checks its memory).
+    """
+    return PhasedStep(self, game, config, ready)
+
   def apply_in_chunks(
     self, fn: Callable, state: Any, x: np.ndarray, chunk: int = 64, **kwargs
   ) -> np.ndarray:
@@ -206,3 +219,35 @@ class DataParallel:
       return x[0] if per_device and self.mode == 'pmap' else x
 
     return jax.tree.map(one, tree)
+
+
+class PhasedStep:
+  """`step(state, batch, index)`: a game's step compiled once per static phase.
+
+  `index` is the state's step before the update (the host counts it; reading
+  `state.step` would wait for the device). A game whose `step_phase` is None
+  gets one compiled step, the plain `step_fn(config)`; a game with lazy
+  regularisers gets one per phase (StyleGAN2: with and without R1), so no step
+  pays for a regulariser it skips, on any platform, with no conditional in
+  the compiled program.
+  """
+
+  def __init__(self, dp: DataParallel, game: Any, config: Any, ready=None):
+    self._dp, self._game, self._config, self._ready = dp, game, config, ready
+    self.compiled: dict[Any, Callable] = {}
+
+  def phase(self, index: int) -> Any:
+    return self._game.step_phase(self._config, index)
+
+  def get(self, index: int, state: Any, batch: Any) -> Callable:
+    """The compiled step of the update at `index` (compiling it for these shapes if new)."""
+    key = self.phase(index)
+    if key not in self.compiled:
+      game, config = self._game, self._config
+      fn = game.step_fn(config) if key is None else game.step_fn(config, phase=key)
+      step = self._dp.compile(fn)
+      self.compiled[key] = step if self._ready is None else self._ready(step, state, batch)
+    return self.compiled[key]
+
+  def __call__(self, state: Any, batch: Any, index: int) -> tuple[Any, Any]:
+    return self.get(index, state, batch)(state, batch)

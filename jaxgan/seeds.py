@@ -152,8 +152,12 @@ class Seeds(games.Game):
   def create_state(self, config: ConfigDict, *, axis_name: str | None = None):
     return stack([self.game.create_state(c, axis_name=axis_name) for c in self._configs(config)])
 
-  def step_fn(self, config: ConfigDict):
-    one = self.game.step_fn(seed_config(config, 0))
+  def step_phase(self, config: ConfigDict, index: int):
+    return self.game.step_phase(seed_config(config, 0), index)  # one step count for all seeds
+
+  def step_fn(self, config: ConfigDict, phase=None):
+    first = seed_config(config, 0)
+    one = self.game.step_fn(first) if phase is None else self.game.step_fn(first, phase=phase)
     n = self.n
 
     def step(state, batch, *, axis_name=None):

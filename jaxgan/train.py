@@ -336,15 +336,21 @@ class _MetricLog:
     return values
 
 
-def _compile_step(game, dp: parallel.DataParallel, config, state, batches):
-  """The game's step for `config`, compiled once ahead of the first batch, its memory checked."""
-  t0 = time.perf_counter()
-  step, need = dp.compile_ahead(
-    dp.compile(game.step_fn(config)), state, dp.abstract_batch(batches.spec())
-  )
-  check_step_fits(need, dp)
-  logging.info('Compiled the train step in %.1f s.', time.perf_counter() - t0)
-  return step
+def _compile_step(game, dp: parallel.DataParallel, config, state, batches, start: int):
+  """The game's step for `config` (`parallel.PhasedStep`: one per phase of a game with lazy
+  regularisers), the first update's compiled now, ahead of the first batch, the others on
+  first use; each one's memory checked."""
+
+  def ready(step, state, batch):
+    t0 = time.perf_counter()
+    compiled, need = dp.compile_ahead(step, state, batch)
+    check_step_fits(need, dp)
+    logging.info('Compiled the train step in %.1f s.', time.perf_counter() - t0)
+    return compiled
+
+  steps = dp.compile_phased(game, config, ready)
+  steps.get(start, state, dp.abstract_batch(batches.spec()))
+  return steps
 
 
 def _evaluate(evaluations, state, step: int, *, final: bool, dp, writer, best, config_dict):
@@ -429,7 +435,7 @@ def _train(config, workdir: str, game, dp, batches, outputs, evaluations) -> sta
   evaluate = functools.partial(_evaluate, dp=dp, writer=writer, best=best)
   nan = _NanPolicy(ckpt, restored[1] if restored else None)
   log = _MetricLog(config, game, dp, writer, nan, ckpt, start=start, is_main=is_main)
-  train_step = _compile_step(game, dp, config, state, batches)
+  train_step = _compile_step(game, dp, config, state, batches, start)
   all_finite = jax.jit(_all_finite)
   num_steps = config.train.num_steps
   iterator = batches.iterate(start)
@@ -452,7 +458,7 @@ def _train(config, workdir: str, game, dp, batches, outputs, evaluations) -> sta
           t0 = time.perf_counter()
           batch = dp.shard_batch(next(iterator))
           log.input_wait += time.perf_counter() - t0
-          state, metrics = train_step(state, batch)
+          state, metrics = train_step(state, batch, step - 1)  # the state's step before it
           log.add(step, metrics, first=step == start + 1)
           if step % config.train.log_every == 0:
             log.flush(step)
@@ -480,8 +486,8 @@ def _train(config, workdir: str, game, dp, batches, outputs, evaluations) -> sta
           ckpt.wait()
           target = dp.put_state(game.create_state(config, axis_name=dp.axis_name))
           state = dp.put_state(ckpt.restore(dp.get_state(target), nan.last_good))
-          train_step = _compile_step(game, dp, config, state, batches)
           start = step = nan.last_good
+          train_step = _compile_step(game, dp, config, state, batches, start)
           iterator = batches.iterate(start)
           log.restart(start)
 

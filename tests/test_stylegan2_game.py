@@ -1,6 +1,6 @@
-"""The StyleGAN2 game (jaxgan/games/stylegan2.py): path length, lazy Adam, EMA half-life, and a
-smoke run that trains, keeps ADA's p, the image count and w_avg in its checkpoints, and resumes
-exactly; one device and eight agree."""
+"""The StyleGAN2 game (jaxgan/games/stylegan2.py): path length, lazy Adam, EMA half-life, the
+step compiled per lazy phase, and a smoke run that trains, keeps ADA's p, the image count and
+w_avg in its checkpoints, and resumes exactly; one device and eight agree."""
 
 import chex
 import jax
@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan import checkpoint, sample, seeds, train
+from jaxgan import checkpoint, parallel, sample, seeds, train
 from jaxgan.eval import offline
 from jaxgan.games import stylegan2 as sg2_game
 from tests.helpers import smoke_config
@@ -117,6 +117,30 @@ def test_one_and_eight_devices_agree(tmp_path):
   chex.assert_trees_all_close(moved(eight.g.params), moved(one.g.params), rtol=1e-3, atol=1e-5)
   chex.assert_trees_all_close(eight.d.params, one.d.params, rtol=1e-3, atol=1e-5)
   assert float(eight.extra['ada'].p) == float(one.extra['ada'].p)
+
+
+def test_the_step_of_each_lazy_phase_equals_the_step_that_decides_on_the_device():
+  """The trainer compiles one step per phase (`parallel.PhasedStep`); each must be the step
+  that reads `state.step` on the device (`xla_cpu.cond`), for the update it is chosen for."""
+  config = _config()  # R1 and path length every 2 steps
+  game = seeds.game_of(config)
+  state = _initial(config)
+  batch = {'image': jax.random.uniform(jax.random.key(1), (8, 32, 32, 1), minval=-1.0)}
+  decided = jax.jit(game.step_fn(config))
+  for index, phase in ((0, (True, True)), (1, (False, False))):
+    assert game.step_phase(config, index) == phase
+    at = state.replace(step=jnp.asarray(index, state.step.dtype))
+    want, want_metrics = decided(at, batch)
+    got, got_metrics = jax.jit(game.step_fn(config, phase=phase))(at, batch)
+    chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(got_metrics, want_metrics, rtol=1e-5, atol=1e-6)
+  assert float(got_metrics['r1']) == 0.0 and float(want_metrics['r1']) == 0.0  # skipped at 1
+  # The trainer's dispatch: one compiled step per phase, chosen by the index it is given.
+  steps = parallel.DataParallel(config.parallel, 1).compile_phased(game, config)
+  for index in range(5):
+    steps.get(index, state, batch)
+  assert set(steps.compiled) == {(True, True), (False, False)}
+  assert steps.get(4, state, batch) is steps.get(0, state, batch)
 
 
 def _initial(config):

@@ -23,6 +23,11 @@ The interface (every method takes the resolved `ml_collections.ConfigDict`):
 - `step_fn(config)`: the pure `(state, batch, *, axis_name=None) -> (state,
   metrics)` step with the config's settings bound; compiled once by
   `parallel.DataParallel.compile`.
+- `step_phase(config, index)`: None, or the static phase of the update at
+  state step `index` (which lazy regularisers it runs); the trainer then
+  compiles `step_fn(config, phase=...)` once per phase (`parallel.PhasedStep`)
+  and picks by the step it counts on the host, so a step runs no regulariser
+  it skips (StyleGAN2: R1 every 16 steps, path length every 4).
 - `create_batches(config, *, process_index, process_count)`: a
   `data.pipeline.BatchSource` of this process's slice of each global batch.
 - `create_evaluators(config, outputs)`: `jaxgan.eval.base.Evaluator`s, each with
@@ -82,6 +87,10 @@ class Game:
 
   def step_fn(self, config: ConfigDict) -> Callable:
     raise NotImplementedError
+
+  def step_phase(self, config: ConfigDict, index: int) -> Any:
+    del config, index
+    return None
 
   def create_batches(self, config: ConfigDict, *, process_index: int = 0, process_count: int = 1):
     raise NotImplementedError

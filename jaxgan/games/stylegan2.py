@@ -24,6 +24,7 @@ Then p, G's EMA and the image count move on.
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -285,8 +286,19 @@ def ema_beta(nimg: Array, *, batch_size: int, ema_kimg: float, rampup: float) ->
   return 0.5 ** (batch_size / jnp.maximum(half_life, 1e-8))
 
 
+def lazy_phase(settings: Settings, index: int) -> tuple[bool, bool]:
+  """`(path length, R1)`: the lazy regularisers the update at state step `index` runs."""
+  s = settings
+  return bool(s.pl_weight) and index % s.pl_every == 0, bool(s.r1_gamma) and index % s.r1_every == 0
+
+
 def train_step(
-  state: GANState, batch: dict[str, Array], *, settings: Settings, axis_name: str | None = None
+  state: GANState,
+  batch: dict[str, Array],
+  *,
+  settings: Settings,
+  phase: tuple[bool, bool] | None = None,
+  axis_name: str | None = None,
 ) -> tuple[GANState, dict[str, Array]]:
   """One StyleGAN2 iteration: G main, lazy G reg, D main, lazy D reg; then p, EMA, images seen.
 
@@ -294,6 +306,9 @@ def train_step(
     state: the game; `extra` holds 'ada' (`jaxgan.ada.AdaState`), 'pl_mean', 'nimg'.
     batch: `{'image': [B, H, W, C]}` (and 'label' `[B]` when conditional).
     settings: the step's settings.
+    phase: `lazy_phase(settings, state.step)`, known on the host: the step runs the lazy
+      regularisers it names and nothing of the others (the trainer compiles one step per
+      phase). None: the step decides from `state.step` on the device (`xla_cpu.cond`).
     axis_name: must be None (the game trains under `jit`, which partitions the batch).
 
   Returns:
@@ -306,14 +321,21 @@ def train_step(
   p = state.extra['ada'].p
   state, metrics = _g_main(state, batch, keys[0], s, p)
   skip = lambda st: (st, jnp.zeros((), jnp.float32))
+
+  def lazy(on: bool | None, every: int, reg: Callable, state):
+    if on is None:
+      return xla_cpu.cond(state.step % every == 0, reg, skip, state)
+    return reg(state) if on else skip(state)
+
+  pl_on, r1_on = (None, None) if phase is None else phase
   if s.pl_weight:  # off: not even traced
-    state, metrics['pl_penalty'] = xla_cpu.cond(
-      state.step % s.pl_every == 0, lambda st: _g_reg(st, batch, keys[1], s), skip, state
+    state, metrics['pl_penalty'] = lazy(
+      pl_on, s.pl_every, lambda st: _g_reg(st, batch, keys[1], s), state
     )
   state, d_metrics, real_logits = _d_main(state, batch, keys[2], s, p)
   if s.r1_gamma:
-    state, d_metrics['r1'] = xla_cpu.cond(
-      state.step % s.r1_every == 0, lambda st: _d_reg(st, batch, keys[3], s, p), skip, state
+    state, d_metrics['r1'] = lazy(
+      r1_on, s.r1_every, lambda st: _d_reg(st, batch, keys[3], s, p), state
     )
   extra = dict(state.extra)
   if s.augment == 'ada':
@@ -699,8 +721,11 @@ class StyleGAN2(games.Game):
       },
     )
 
-  def step_fn(self, config: ConfigDict):
-    return functools.partial(train_step, settings=step_settings(config))
+  def step_fn(self, config: ConfigDict, phase: tuple[bool, bool] | None = None):
+    return functools.partial(train_step, settings=step_settings(config), phase=phase)
+
+  def step_phase(self, config: ConfigDict, index: int) -> tuple[bool, bool]:
+    return lazy_phase(step_settings(config), index)
 
   def create_batches(self, config: ConfigDict, *, process_index: int = 0, process_count: int = 1):
     batches = pipeline.create_batches(
