@@ -11,8 +11,10 @@ GPU/TPU. `JAXGAN_DEFAULT_XLA_FLAGS=0` turns this off.
 
 `cond` is `lax.cond` except on the CPU, where XLA can run convolutions inside a
 conditional's branch 40-80 times slower than the same ones outside it (the
-JAX issue "Convolution is significantly slower inside a loop body (CPU)"):
-StyleGAN2's lazy regularisers use it.
+JAX issue "Convolution is significantly slower inside a loop body (CPU)").
+StyleGAN2's lazy regularisers use it when its step is called without a phase;
+the trainer and the bench pass one (`parallel.PhasedStep`: one compiled step per
+phase, so no conditional at all, and no step computes a regulariser it skips).
 """
 
 import importlib.metadata
