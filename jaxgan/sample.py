@@ -117,10 +117,30 @@ def _truncation_and_noise(game, z, rng, truncation: float | None, noise: str):
 
 def _generate(game, state, z, *, use_ema: bool, **kwargs):
   """`game.generate`, jitted; settings that are no arrays (a noise mode) bound as static."""
-  static = {k: v for k, v in kwargs.items() if isinstance(v, str)}
-  arrays = {k: v for k, v in kwargs.items() if k not in static}
-  generate = jax.jit(functools.partial(game.generate, use_ema=use_ema, **static))
-  return generate(state, z, **arrays)
+  static = tuple(sorted((k, v) for k, v in kwargs.items() if isinstance(v, str)))
+  arrays = {k: v for k, v in kwargs.items() if k not in dict(static)}
+  return _jitted_generate(game, use_ema, static)(state, z, **arrays)
+
+
+@functools.lru_cache(maxsize=8)
+def _jitted_generate(game, use_ema: bool, static: tuple):
+  """One jitted `game.generate` per game and static settings: calls that differ only in
+  arrays (another psi, another state) reuse its compilation. Bounded: a vmapped-seeds game
+  is a new object per `seeds.game_of`."""
+  return jax.jit(functools.partial(game.generate, use_ema=use_ema, **dict(static)))
+
+
+def _write_grid(output: str, out: np.ndarray, fmt: str, meta: dict) -> str:
+  """Writes `out` (`[ROWS, COLS, H, W, C]`) as `fmt` (a PNG grid, or the `.npy` array) and
+  `meta` beside it (`output.json`); returns `output`."""
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  if fmt == 'npy':
+    np.save(output, out)
+  else:
+    images.save_png(images.make_grid(out.reshape(-1, *out.shape[2:]), ncol=out.shape[1]), output)
+  with open(output + '.json', 'w') as f:
+    json.dump(meta, f)
+  return output
 
 
 def style_mixing(
@@ -174,28 +194,19 @@ def style_mixing(
   out = game.style_mixing(state, z[:nr], z[nr:], layers=layers, use_ema=use_ema, cond=cond, **extra)
   out = np.asarray(out)
   output = output or os.path.join(workdir, 'samples', f'sample_mixing.{fmt}')
-  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  if fmt == 'npy':
-    np.save(output, out)
-  else:
-    images.save_png(images.make_grid(out.reshape(-1, *out.shape[2:]), ncol=nc + 1), output)
-  with open(output + '.json', 'w') as f:
-    json.dump(
-      {
-        'workdir': os.path.abspath(workdir),
-        'step': int(state.step),
-        'style_mixing': grid,
-        'mixing_layers': layers,
-        'seed': seed,
-        'seed_index': seed_index,
-        'label': label,
-        'truncation': truncation,
-        'noise': noise,
-        'ema': bool(use_ema and state.ema is not None),
-      },
-      f,
-    )
-  return output
+  meta = {
+    'workdir': os.path.abspath(workdir),
+    'step': int(state.step),
+    'style_mixing': grid,
+    'mixing_layers': layers,
+    'seed': seed,
+    'seed_index': seed_index,
+    'label': label,
+    'truncation': truncation,
+    'noise': noise,
+    'ema': bool(use_ema and state.ema is not None),
+  }
+  return _write_grid(output, out, fmt, meta)
 
 
 def truncation_row(
@@ -252,27 +263,18 @@ def truncation_row(
     raise ConfigError('--truncation_row draws image grids; a 2-D run has no images to row')
   out = np.stack(columns, axis=1)
   output = output or os.path.join(workdir, 'samples', f'sample_truncation.{fmt}')
-  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  if fmt == 'npy':
-    np.save(output, out)
-  else:
-    images.save_png(images.make_grid(out.reshape(-1, *out.shape[2:]), ncol=len(psis)), output)
-  with open(output + '.json', 'w') as f:
-    json.dump(
-      {
-        'workdir': os.path.abspath(workdir),
-        'step': int(state.step),
-        'truncation_row': psis,
-        'n': n,
-        'seed': seed,
-        'seed_index': seed_index,
-        'label': label,
-        'noise': noise,
-        'ema': bool(use_ema and state.ema is not None),
-      },
-      f,
-    )
-  return output
+  meta = {
+    'workdir': os.path.abspath(workdir),
+    'step': int(state.step),
+    'truncation_row': psis,
+    'n': n,
+    'seed': seed,
+    'seed_index': seed_index,
+    'label': label,
+    'noise': noise,
+    'ema': bool(use_ema and state.ema is not None),
+  }
+  return _write_grid(output, out, fmt, meta)
 
 
 def conditions(config, label: str, n: int) -> tuple[np.ndarray | None, int]:

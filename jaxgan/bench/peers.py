@@ -186,9 +186,9 @@ def _compare_means(
 ) -> dict[str, object]:
   """The ratio of mean steps: a lazy regulariser's steps count (a median hides them).
 
-  PyTorch runs StyleGAN2's R1 every `r1_every` steps; on the CPU ours computes it in every
-  step and selects (`jaxgan.xla_cpu.cond`). Medians compare the steps without R1 only;
-  means over whole R1 intervals compare what training costs.
+  Both sides run StyleGAN2's R1 every `r1_every` steps (ours: the R1 phase of
+  `parallel.PhasedStep`). Medians compare the steps without R1 only; means over whole R1
+  intervals (`--steps` a multiple of `r1_every`) compare what training costs.
   """
   every = configs.bench_config(args).loss.r1_every
   means = [t['step_s_mean'] for t in theirs]

@@ -8,6 +8,7 @@ then the same steps without a wait (as the trainer runs them).
 """
 
 import argparse
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -66,7 +67,7 @@ def run_jaxgan(
   state = dp.put_state(state)
   phased = dp.compile_phased(game, config)  # as the trainer: one step per lazy phase
   batch = dp.shard_batch(configs.example_batch(config))
-  index = iter(range(1 << 62))
+  index = itertools.count()
   step = lambda state, batch: phased(state, batch, next(index))
 
   start = time.perf_counter()
