@@ -275,6 +275,7 @@ ADDED_KEYS = {
   'model.init_std': 0.0,
   'data.num_examples': 0,
   'loss.simultaneous': False,
+  'model.output': 'linear',
 }
 
 

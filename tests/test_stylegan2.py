@@ -303,6 +303,19 @@ def test_parameter_counts_are_pinned():
   assert count_params(d0_vars['params']) == 58_376 - 1_056 + 33 - 2_464  # out 32->1, no mapping
 
 
+def test_tanh_output_squashes_the_linear_images_and_adds_no_parameters():
+  z = jax.random.normal(jax.random.key(0), (3, 32))
+  linear = sg.Generator(size=32, channels=1, **SMALL)
+  tanh = sg.Generator(size=32, channels=1, output='tanh', **SMALL)
+  variables = linear.init(jax.random.key(1), z, train=False)
+  run = lambda g: g.apply(variables, z, noise_mode='const')
+  images = np.asarray(run(linear))
+  assert np.abs(images).max() > 1.0  # the untrained linear G leaves [-1, 1]
+  np.testing.assert_allclose(run(tanh), np.tanh(images), rtol=1e-6, atol=1e-6)
+  with pytest.raises(ValueError, match="unknown output 'sigmoid'"):
+    sg.Generator(size=32, channels=1, output='sigmoid', **SMALL).init(jax.random.key(1), z)
+
+
 def test_w_avg_moving_average_and_truncation():
   mapping = sg.MappingNetwork(z_dim=8, w_dim=8, num_ws=3, num_layers=2, w_avg_beta=0.9)
   z = jax.random.normal(jax.random.key(0), (5, 8))

@@ -523,6 +523,7 @@ def base_config() -> ConfigDict:
   config.model.d_architecture = 'orig'
   config.model.num_half_res = 4  # highest resolutions in bfloat16 under train.half_precision
   config.model.modconv = 'unfused'
+  config.model.output = 'linear'  # 'tanh': G's images squashed into [-1, 1] (not the paper's)
 
   config.data = schema.image_data(size, channels)
 
@@ -610,7 +611,12 @@ def create_models(config: ConfigDict, dtype=None) -> tuple[sg2.Generator, sg2.Di
   shared.update(channel_base=m.channel_base, channel_max=m.channel_max)
   shared.update(num_half_res=m.num_half_res, dtype=dtype)
   g = sg2.Generator(
-    z_dim=m.z_dim, w_dim=m.w_dim, mapping_layers=m.mapping_layers, modconv=m.modconv, **shared
+    z_dim=m.z_dim,
+    w_dim=m.w_dim,
+    mapping_layers=m.mapping_layers,
+    modconv=m.modconv,
+    output=m.get('output', 'linear'),  # configs saved before the key: the paper's linear G
+    **shared,
   )
   d = sg2.Discriminator(architecture=m.d_architecture, mbstd_group=m.mbstd_group, **shared)
   return g, d
@@ -687,6 +693,10 @@ class StyleGAN2(games.Game):
     if m.modconv not in sg2.MODCONV_IMPLS:
       raise ConfigError(
         f'unknown config.model.modconv {m.modconv!r}; known: {", ".join(sg2.MODCONV_IMPLS)}'
+      )
+    if m.get('output', 'linear') not in sg2.OUTPUTS:
+      raise ConfigError(
+        f'unknown config.model.output {m.output!r}; known: {", ".join(sg2.OUTPUTS)}'
       )
     if not 0.0 <= config.augment.p <= 1.0:
       raise ConfigError(f'config.augment.p={config.augment.p} must be in [0, 1]')

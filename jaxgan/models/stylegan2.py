@@ -53,6 +53,8 @@ Dtype = Any
 MIN_SIZE, MAX_SIZE = 32, 1024
 NOISE_MODES = ('random', 'const', 'none')
 MODCONV_IMPLS = ('fused', 'unfused')
+# G's output: the paper's linear images, or squashed by tanh into [-1, 1] (DCGAN's output).
+OUTPUTS = ('linear', 'tanh')
 D_ARCHITECTURES = ('resnet', 'orig')
 DEMOD_EPS = 1e-8
 # Half precision is clamped to +-256 by default: the conv clamp of the ADA configurations.
@@ -614,7 +616,7 @@ class Generator(nn.Module):
   """StyleGAN2's generator: `z [B, z_dim]` (and classes) -> images `[B, size, size, channels]`.
 
   The images are the synthesis network's linear output (float32, about [-1, 1]
-  once trained; no tanh). `__call__` maps and synthesises; `map` and
+  once trained; no tanh unless `output='tanh'`). `__call__` maps and synthesises; `map` and
   `synthesize` (`apply(..., method='map')`) expose the two halves, so a game can
   mix styles (two `map` calls, `ws` spliced at a layer) or truncate.
 
@@ -635,6 +637,9 @@ class Generator(nn.Module):
     conv_clamp: activation clamp (None: 256 when `dtype` is a reduced precision, else none).
     modconv: 'unfused' (8-20x faster on XLA:CPU, see the module's notes) or 'fused'.
     conv_impl: `jaxgan.layers` convolution implementation for the shared-kernel convolutions.
+    output: 'linear' (the paper) or 'tanh': the images squashed into [-1, 1]. On MNIST-5k
+      a linear G collapsed to one stroke shape; with tanh, which saturates on the constant
+      black background, it did not (experiments/README.md).
   """
 
   size: int = 256
@@ -652,8 +657,11 @@ class Generator(nn.Module):
   conv_clamp: float | None = None
   modconv: str = 'unfused'
   conv_impl: str = 'fast'
+  output: str = 'linear'
 
   def setup(self):
+    if self.output not in OUTPUTS:
+      raise ValueError(f'unknown output {self.output!r}; known: {", ".join(OUTPUTS)}')
     self.synthesis = SynthesisNetwork(
       size=self.size,
       channels=self.channels,
@@ -724,7 +732,8 @@ class Generator(nn.Module):
     `noise_mode`: 'random' (an 'noise' RNG stream needed), 'const' (the fixed noise
     in 'consts') or 'none'.
     """
-    return self.synthesis(ws, noise_mode=noise_mode)
+    images = self.synthesis(ws, noise_mode=noise_mode)
+    return jnp.tanh(images) if self.output == 'tanh' else images
 
 
 # ---------------------------------------------------------------------------
