@@ -123,22 +123,24 @@ def test_the_step_of_each_lazy_phase_equals_the_step_that_decides_on_the_device(
   """The trainer compiles one step per phase (`parallel.PhasedStep`); each must be the step
   that reads `state.step` on the device (`xla_cpu.cond`), for the update it is chosen for."""
   # R1 every 2 steps; path length and ADA off (the smoke run below trains with them through the
-  # same dispatch): three compilations of the step are this test's cost.
+  # same dispatch): three compilations of the step (on the device, and one per phase) are this
+  # test's cost.
   config = _config(loss__pl_weight=0.0, augment__mode='none')
   game = seeds.game_of(config)
   state = _initial(config)
   batch = {'image': jax.random.uniform(jax.random.key(1), (8, 32, 32, 1), minval=-1.0)}
   decided = jax.jit(game.step_fn(config))
+  steps = parallel.DataParallel(config.parallel, 1).compile_phased(game, config)
   for index, phase in ((0, (False, True)), (1, (False, False))):
     assert game.step_phase(config, index) == phase
     at = state.replace(step=jnp.asarray(index, state.step.dtype))
     want, want_metrics = decided(at, batch)
-    got, got_metrics = jax.jit(game.step_fn(config, phase=phase))(at, batch)
+    got, got_metrics = steps(at, batch, index)
     chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(got_metrics, want_metrics, rtol=1e-5, atol=1e-6)
   assert float(got_metrics['r1']) == 0.0 and float(want_metrics['r1']) == 0.0  # skipped at 1
+  assert float(decided(state, batch)[1]['r1']) > 0.0  # and run at 0
   # The trainer's dispatch: one compiled step per phase, chosen by the index it is given.
-  steps = parallel.DataParallel(config.parallel, 1).compile_phased(game, config)
   for index in range(5):
     steps.get(index, state, batch)
   assert set(steps.compiled) == {(False, True), (False, False)}
