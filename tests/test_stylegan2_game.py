@@ -135,7 +135,7 @@ def test_the_step_of_each_lazy_phase_equals_the_step_that_decides_on_the_device(
     assert game.step_phase(config, index) == phase
     at = state.replace(step=jnp.asarray(index, state.step.dtype))
     want, want_metrics = decided(at, batch)
-    got, got_metrics = steps(at, batch, index)
+    got, got_metrics = steps(jax.tree.map(jnp.copy, at), batch, index)  # it donates the state
     chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(got_metrics, want_metrics, rtol=1e-5, atol=1e-6)
   assert float(got_metrics['r1']) == 0.0 and float(want_metrics['r1']) == 0.0  # skipped at 1
