@@ -1,5 +1,6 @@
 """StyleGAN2 networks: FIR resampling, equalised learning rate, modulated conv, G and D."""
 
+import functools
 import math
 
 import chex
@@ -307,8 +308,8 @@ def test_tanh_output_squashes_the_linear_images_and_adds_no_parameters():
   z = jax.random.normal(jax.random.key(0), (3, 32))
   linear = sg.Generator(size=32, channels=1, **SMALL)
   tanh = sg.Generator(size=32, channels=1, output='tanh', **SMALL)
-  variables = linear.init(jax.random.key(1), z, train=False)
-  run = lambda g: g.apply(variables, z, noise_mode='const')
+  variables = jax.jit(functools.partial(linear.init, train=False))(jax.random.key(1), z)
+  run = lambda g: jax.jit(functools.partial(g.apply, noise_mode='const'))(variables, z)
   images = np.asarray(run(linear))
   assert np.abs(images).max() > 1.0  # the untrained linear G leaves [-1, 1]
   np.testing.assert_allclose(run(tanh), np.tanh(images), rtol=1e-6, atol=1e-6)
