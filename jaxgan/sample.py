@@ -86,22 +86,9 @@ def sample_from_workdir(
     images.save_png(images.render_points(samples, modes), output)
   else:
     images.save_png(images.make_grid(samples, ncol=cols), output)
+  meta = _provenance(workdir, state, use_ema, seed, seed_index, label, noise)
   with open(output + '.json', 'w') as f:
-    json.dump(
-      {
-        'workdir': os.path.abspath(workdir),
-        'step': int(state.step),
-        'n': n,
-        'interpolate': interpolate,
-        'seed': seed,
-        'seed_index': seed_index,
-        'label': label,
-        'truncation': truncation,
-        'noise': noise,
-        'ema': bool(use_ema and state.ema is not None),
-      },
-      f,
-    )
+    json.dump({**meta, 'n': n, 'interpolate': interpolate, 'truncation': truncation}, f)
   return output
 
 
@@ -128,6 +115,20 @@ def _jitted_generate(game, use_ema: bool, static: tuple):
   arrays (another psi, another state) reuse its compilation. Bounded: a vmapped-seeds game
   is a new object per `seeds.game_of`."""
   return jax.jit(functools.partial(game.generate, use_ema=use_ema, **dict(static)))
+
+
+def _provenance(workdir: str, state, use_ema: bool, seed, seed_index, label, noise) -> dict:
+  """What every sample file's `.json` records: the run and step, the latents' seed, the
+  class and noise asked for, and whether the EMA G drew it."""
+  return {
+    'workdir': os.path.abspath(workdir),
+    'step': int(state.step),
+    'seed': seed,
+    'seed_index': seed_index,
+    'label': label,
+    'noise': noise,
+    'ema': bool(use_ema and state.ema is not None),
+  }
 
 
 def _write_grid(output: str, out: np.ndarray, fmt: str, meta: dict) -> str:
@@ -194,18 +195,8 @@ def style_mixing(
   out = game.style_mixing(state, z[:nr], z[nr:], layers=layers, use_ema=use_ema, cond=cond, **extra)
   out = np.asarray(out)
   output = output or os.path.join(workdir, 'samples', f'sample_mixing.{fmt}')
-  meta = {
-    'workdir': os.path.abspath(workdir),
-    'step': int(state.step),
-    'style_mixing': grid,
-    'mixing_layers': layers,
-    'seed': seed,
-    'seed_index': seed_index,
-    'label': label,
-    'truncation': truncation,
-    'noise': noise,
-    'ema': bool(use_ema and state.ema is not None),
-  }
+  meta = _provenance(workdir, state, use_ema, seed, seed_index, label, noise)
+  meta.update(style_mixing=grid, mixing_layers=layers, truncation=truncation)
   return _write_grid(output, out, fmt, meta)
 
 
@@ -263,17 +254,8 @@ def truncation_row(
     raise ConfigError('--truncation_row draws image grids; a 2-D run has no images to row')
   out = np.stack(columns, axis=1)
   output = output or os.path.join(workdir, 'samples', f'sample_truncation.{fmt}')
-  meta = {
-    'workdir': os.path.abspath(workdir),
-    'step': int(state.step),
-    'truncation_row': psis,
-    'n': n,
-    'seed': seed,
-    'seed_index': seed_index,
-    'label': label,
-    'noise': noise,
-    'ema': bool(use_ema and state.ema is not None),
-  }
+  meta = _provenance(workdir, state, use_ema, seed, seed_index, label, noise)
+  meta.update(truncation_row=psis, n=n)
   return _write_grid(output, out, fmt, meta)
 
 
